@@ -1,0 +1,1 @@
+"""Qt-free analysis: sample sheets now; latent, modes, metrics with their issues."""

@@ -1,0 +1,84 @@
+"""The model registry (timm style).
+
+Each variant is one small function decorated with `@register_model(ModelClass)` that returns its
+default config; the first line of its docstring is the one-line description shown in the GUI and
+by `genworkbench models`.
+
+    create_model("vae_mlp", data=spec, latent_dim=2)
+    list_models("vae*")
+    get_config("vae_conv")
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Callable
+
+from workbench.core import config as C
+from workbench.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    family: str
+    description: str
+    model_cls: type
+    default_config: Callable[[], object]
+
+    @property
+    def config_cls(self) -> type:
+        return type(self.default_config())
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+
+def register_model(model_cls: type):
+    def deco(fn):
+        name = fn.__name__
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} registered twice")
+        doc = (fn.__doc__ or "").strip().splitlines()
+        _REGISTRY[name] = ModelInfo(name=name, family=model_cls.family,
+                                    description=doc[0] if doc else name,
+                                    model_cls=model_cls, default_config=fn)
+        return fn
+    return deco
+
+
+def _ensure_loaded() -> None:
+    import workbench.models  # noqa: F401  (registers every model family)
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    _ensure_loaded()
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+
+
+def get_model_info(name: str) -> ModelInfo:
+    _ensure_loaded()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = fnmatch.filter(_REGISTRY, f"*{name[:3]}*") if name else []
+        hint = f" (did you mean {', '.join(close[:4])}?)" if close else ""
+        raise ConfigError(f"unknown model {name!r}{hint}; `genworkbench models` lists them") from None
+
+
+def get_config(name: str, **overrides):
+    cfg = get_model_info(name).default_config()
+    return C.replace(cfg, **overrides) if overrides else cfg
+
+
+def create_model(name: str, data=None, config=None, **overrides):
+    """Build a registered model for a dataset spec (`DataSpec`; MNIST's shape when omitted)."""
+    from workbench.data.spec import DataSpec
+
+    info = get_model_info(name)
+    cfg = config if config is not None else info.default_config()
+    if overrides:
+        cfg = C.replace(cfg, **overrides)
+    C.validate(cfg)
+    return info.model_cls(cfg, data or DataSpec.mnist())

@@ -1,0 +1,181 @@
+"""The run directory (contract in DESIGN.md):
+
+    RUN_DIR/run.json         model, config, dataset, seed, workbench_version, created (+ train)
+    RUN_DIR/metrics.jsonl    one JSON object per logged step; append-only
+    RUN_DIR/checkpoints/     see checkpoint.py
+    RUN_DIR/samples/         sheets written during or after training
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from workbench import __version__
+from workbench.core import config as C
+from workbench.core.errors import CheckpointError
+from workbench.core.atomic import atomic_write_text
+from workbench.engine.checkpoint import Checkpoint, list_checkpoints, load_state, load_weights
+
+
+class RunDir:
+    def __init__(self, path: Path, meta: dict):
+        self.path = Path(path)
+        self.meta = meta
+
+    # -- paths ----------------------------------------------------------------------------------
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.path / "samples"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def model_name(self) -> str:
+        return self.meta["model"]
+
+    # -- create / open --------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: Path, model: str, config, dataset: dict, seed: int,
+               train: dict | None = None) -> "RunDir":
+        path = Path(path)
+        if (path / "run.json").exists():
+            raise CheckpointError(f"{path} already holds a run; pass --resume to continue it, "
+                                  "or choose another --out")
+        if path.exists() and not path.is_dir():
+            raise CheckpointError(f"{path} exists and is not a folder")
+        meta = {
+            "model": model,
+            "config": C.to_dict(config),
+            "dataset": dataset,
+            "seed": int(seed),
+            "workbench_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "train": train or {},
+        }
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            (path / "checkpoints").mkdir(exist_ok=True)
+            (path / "samples").mkdir(exist_ok=True)
+            atomic_write_text(path / "run.json", json.dumps(meta, indent=2))
+        except OSError as e:
+            raise CheckpointError(f"cannot create the run directory {path}: {e.strerror}") from None
+        return cls(path, meta)
+
+    @classmethod
+    def open(cls, path: Path) -> "RunDir":
+        path = Path(path)
+        f = path / "run.json"
+        if not path.is_dir():
+            raise CheckpointError(f"{path} is not a run directory (no such folder)")
+        if not f.exists():
+            raise CheckpointError(f"{path} is not a run directory (no run.json)")
+        try:
+            meta = json.loads(f.read_text("utf-8"))
+            meta["model"], meta["config"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise CheckpointError(f"{f} is corrupt: {e}") from None
+        return cls(path, meta)
+
+    def config(self):
+        from workbench.core.registry import get_model_info
+
+        info = get_model_info(self.model_name)
+        return C.from_dict(info.config_cls, self.meta["config"])
+
+    def data_spec(self):
+        from workbench.data.spec import DataSpec
+
+        return DataSpec.from_json(self.meta["dataset"]["spec"])
+
+    # -- metrics --------------------------------------------------------------------------------
+    def append_metrics(self, records: list[dict]) -> None:
+        if not records:
+            return
+        with open(self.metrics_path, "a", encoding="utf-8") as f:
+            for r in records:
+                f.write(json.dumps(r, allow_nan=True) + "\n")
+            f.flush()
+
+    def read_metrics(self) -> list[dict]:
+        """Every logged line; a torn last line (a writer killed mid-line) is skipped."""
+        out = []
+        if not self.metrics_path.exists():
+            return out
+        with open(self.metrics_path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    continue
+        return out
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def checkpoints(self) -> list[Checkpoint]:
+        return list_checkpoints(self.checkpoints_dir)
+
+    def load_model(self, device="cpu", step: int | None = None):
+        """The model at its newest readable checkpoint (or `step`), in eval mode.
+
+        A corrupt newest checkpoint is skipped for the one before it; `model.loaded_step` and
+        `model.load_warnings` tell what happened.
+        """
+        from workbench.core.registry import create_model
+
+        model = create_model(self.model_name, data=self.data_spec(), config=self.config())
+        model.to(device)
+        ckpts = self.checkpoints()
+        if step is not None:
+            ckpts = [c for c in ckpts if c.step == step]
+            if not ckpts:
+                raise CheckpointError(f"{self.path} has no checkpoint at step {step}")
+        if not ckpts:
+            raise CheckpointError(f"{self.path} has no checkpoint yet (train it first)")
+        warnings = []
+        for ck in reversed(ckpts):
+            try:
+                load_weights(model, ck.weights)
+            except CheckpointError as e:
+                warnings.append(str(e))
+                continue
+            model.eval()
+            model.loaded_step = ck.step
+            model.load_warnings = warnings
+            return model
+        raise CheckpointError("no readable checkpoint: " + "; ".join(warnings))
+
+    def resume_point(self, model) -> tuple[Checkpoint, dict, list[str]]:
+        """Load the newest complete, readable checkpoint into `model`; return it and its state."""
+        warnings = []
+        for ck in reversed(self.checkpoints()):
+            try:
+                state = load_state(ck.state)
+                load_weights(model, ck.weights)
+            except CheckpointError as e:
+                warnings.append(str(e))
+                continue
+            return ck, state, warnings
+        if warnings:
+            raise CheckpointError("cannot resume: no readable checkpoint; " + "; ".join(warnings))
+        raise CheckpointError(f"cannot resume {self.path}: it has no checkpoint yet")
+
+
+def metric_record(step: int, epoch: int, elapsed: float, values: dict[str, float],
+                  prefix: str = "") -> dict:
+    rec = {"step": step, "epoch": epoch, "time": round(elapsed, 4)}
+    for k, v in values.items():
+        rec[prefix + k] = v if math.isfinite(v) else None
+    return rec
+
+
+def now() -> float:
+    return time.perf_counter()

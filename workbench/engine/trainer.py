@@ -1,0 +1,285 @@
+"""The trainer is a generator: `for event in Trainer(...).fit(): ...`.
+
+It yields small events (engine/events.py) and checks its stop flag after every yield, so the same
+loop serves the tests (iterate it), the CLI (print it) and the GUI (a worker thread forwards the
+events as signals; pausing is simply not asking for the next event).
+
+Determinism, which `--resume` relies on: the model is built right after seeding; the batch order
+of epoch e is a permutation drawn from its own generator seeded by (seed, e); validation and the
+sample grids run under a forked RNG, so however often they run they never move the training RNG.
+A checkpoint stores weights, optimizer states, the torch RNG state and the step, which is all the
+loop needs to continue exactly where it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Literal
+
+from workbench.core import config as C
+from workbench.core.config import param
+from workbench.core.errors import ConfigError
+from workbench.engine.events import (CheckpointSaved, Event, Finished, Metrics, Samples,
+                                     Started)
+from workbench.engine.runs import RunDir, metric_record, now
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    batch_size: int = param(128, min=1, max=65536, label="batch size",
+                            help="Examples per optimisation step.")
+    epochs: int = param(10, min=0, max=100_000,
+                        help="Passes over the training set (used when steps is 0).")
+    steps: int = param(0, min=0, max=1_000_000_000,
+                       help="Total optimisation steps; 0 means: use epochs.")
+    seed: int = param(0, min=0, max=2**31 - 1,
+                      help="Seeds the weights, the batch order and the noise: same seed, same run.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = param(
+        "auto", help="Where to train: auto picks CUDA, then Apple MPS, then the CPU.")
+    log_every: int = param(10, min=1, max=1_000_000, label="log every",
+                           help="Steps between logged metric lines (means over the interval).")
+    val_every: int = param(0, min=0, max=1_000_000, label="validate every",
+                           help="Steps between validation passes; 0 means: every epoch.")
+    checkpoint_every: int = param(1000, min=0, max=1_000_000, label="checkpoint every",
+                                  help="Steps between checkpoints; 0 means: only at the end.")
+    keep_checkpoints: int = param(3, min=1, max=1000, label="keep checkpoints",
+                                  help="How many of the newest checkpoints to keep on disk.")
+    sample_every_s: float = param(3.0, min=0.0, max=3600.0, label="sample every (s)",
+                                  help="Seconds between sample/reconstruction grids; 0 = never.")
+
+    def check(self):
+        if self.epochs == 0 and self.steps == 0:
+            raise ConfigError("set either epochs or steps above 0")
+
+
+GRID_SAMPLES = 64
+GRID_RECONSTRUCTIONS = 16
+
+
+def epoch_order(n: int, seed: int, epoch: int, device):
+    import torch
+
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g).to(device)
+
+
+@contextlib.contextmanager
+def isolated_rng(device, seed: int):
+    """Run side work (validation, sample grids) without moving the training RNG."""
+    import torch
+
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class Trainer:
+    def __init__(self, model_name: str, data, settings: TrainSettings | None = None,
+                 config=None, run_dir: Path | None = None, resume: bool = False):
+        self.model_name = model_name
+        self.data = data
+        self.settings = settings or TrainSettings()
+        C.validate(self.settings)
+        self.config = config
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.resume = resume
+        self.model = None
+        self.run: RunDir | None = None
+        self.warnings: list[str] = []
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the loop to end at its next yield (thread-safe); it saves a checkpoint first."""
+        self._stop.set()
+
+    # -- set-up -----------------------------------------------------------------------------------
+    def _build(self, device):
+        from workbench.core.registry import create_model, get_model_info
+        from workbench.core.seeding import seed_everything, set_rng_state
+
+        s = self.settings
+        if self.resume:
+            if self.run_dir is None:
+                raise ConfigError("--resume needs the run directory (--out)")
+            run = RunDir.open(self.run_dir)
+            if run.model_name != self.model_name:
+                raise ConfigError(f"{self.run_dir} holds a {run.model_name} run, not "
+                                  f"{self.model_name}")
+            config = run.config()
+            # The batch order and noise depend on these: keep the run's own values.
+            seed = int(run.meta["seed"])
+            self.settings = s = C.replace(s, seed=seed, batch_size=int(
+                run.meta.get("train", {}).get("batch_size", s.batch_size)))
+            model = create_model(self.model_name, data=self.data.spec, config=config).to(device)
+            model.setup_optimizers()
+            ck, state, self.warnings = run.resume_point(model)
+            for name, opt in model.optimizers.items():
+                opt.load_state_dict(state["optimizers"][name])
+            set_rng_state(state["rng"])
+            return model, run, config, int(state["step"]), float(state.get("elapsed", 0.0)), ck.step
+        config = self.config if self.config is not None else get_model_info(
+            self.model_name).default_config()
+        C.validate(config)
+        seed_everything(s.seed)
+        model = create_model(self.model_name, data=self.data.spec, config=config).to(device)
+        model.setup_optimizers()
+        run = None
+        if self.run_dir is not None:
+            run = RunDir.create(self.run_dir, self.model_name, config, self.data.describe(),
+                                s.seed, train=C.to_dict(s))
+        return model, run, config, 0, 0.0, None
+
+    def _state(self, step: int, epoch: int, elapsed: float) -> dict:
+        from workbench.core.seeding import get_rng_state
+
+        return {"step": step, "epoch": epoch, "elapsed": elapsed,
+                "optimizers": {k: o.state_dict() for k, o in self.model.optimizers.items()},
+                "rng": get_rng_state()}
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def fit(self) -> Iterator[Event]:
+        from workbench.core.device import resolve_device
+        from workbench.engine.checkpoint import save_checkpoint
+
+        device = resolve_device(self.settings.device)
+        model, run, config, step, elapsed0, last_ckpt = self._build(device)
+        self.model, self.run, self.config = model, run, config
+        s = self.settings
+        data = self.data.to(device)
+        n, bs = data.n_train, s.batch_size
+        if bs > n:
+            raise ConfigError(f"batch size {bs} is larger than the {n} training examples")
+        spe = n // bs  # the last partial batch of an epoch is dropped; the order changes per epoch
+        total = s.steps if s.steps > 0 else s.epochs * spe
+        val_every = s.val_every or spe
+        yield Started(self.model_name, str(device), step, total, spe, bs, self.run_dir,
+                      tuple(model.plot_groups))
+
+        t0 = now() - elapsed0
+        sums: dict[str, float] = {}
+        count = 0
+        t_log = now()
+        steps_since_log = 0
+        t_sample = now() if step > 0 else -math.inf
+        order, order_epoch = None, -1
+        reason = "completed"
+
+        while step < total:
+            if self._stop.is_set():
+                reason = "stopped"
+                break
+            epoch, i = divmod(step, spe)
+            if epoch != order_epoch:
+                order, order_epoch = epoch_order(n, s.seed, epoch, device), epoch
+            idx = order[i * bs:(i + 1) * bs]
+            x = data.x_train[idx]
+            y = data.y_train[idx] if data.y_train is not None else None
+            model.train()
+            values = model.train_step(x, y)
+            bad = [k for k, v in values.items() if not math.isfinite(v)]
+            if bad:
+                kept = f"the last good checkpoint (step {last_ckpt}) is kept" if last_ckpt \
+                    else "no checkpoint had been written yet"
+                msg = (f"{bad[0]} became {values[bad[0]]} at step {step + 1}: training diverged "
+                       f"and was stopped; {kept}. Try a smaller learning rate.")
+                yield Finished(step, "diverged", msg, None)
+                return
+            step += 1
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v
+            count += 1
+            steps_since_log += 1
+            elapsed = now() - t0
+
+            if step % s.log_every == 0 or step == total:
+                means = {k: v / count for k, v in sums.items()}
+                t = now()
+                ips = steps_since_log * bs / max(t - t_log, 1e-9)
+                t_log, steps_since_log = t, 0
+                sums, count = {}, 0
+                if run:
+                    run.append_metrics([metric_record(step, epoch, elapsed, means)])
+                yield Metrics(step, epoch, "train", means, elapsed, ips)
+
+            if step % val_every == 0 or step == total:
+                vals = self.validate(model, data, device)
+                if run:
+                    run.append_metrics([metric_record(step, epoch, elapsed, vals, "val_")])
+                yield Metrics(step, epoch, "val", vals, elapsed)
+
+            if run and s.checkpoint_every and step % s.checkpoint_every == 0:
+                ck = save_checkpoint(run.checkpoints_dir, step, model,
+                                     self._state(step, epoch, now() - t0), s.keep_checkpoints)
+                last_ckpt = step
+                yield CheckpointSaved(step, ck.weights)
+
+            if s.sample_every_s and now() - t_sample >= s.sample_every_s:
+                yield self.grids(model, data, device, step)
+                t_sample = now()
+
+        epoch = step // spe
+        ck_path = None
+        if run and step != last_ckpt and step > 0:
+            ck = save_checkpoint(run.checkpoints_dir, step, model,
+                                 self._state(step, epoch, now() - t0), s.keep_checkpoints)
+            ck_path = ck.weights
+            yield CheckpointSaved(step, ck.weights)
+        grids = self.grids(model, data, device, step)
+        if run:
+            self._write_sheets(run, grids)
+        yield grids
+        msg = f"{'stopped' if reason == 'stopped' else 'finished'} at step {step} of {total}"
+        yield Finished(step, reason, msg, ck_path)
+
+    # -- side work, under an isolated RNG ---------------------------------------------------------
+    def validate(self, model, data, device) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        n_val = data.n_val
+        bs = max(self.settings.batch_size, 256)
+        with isolated_rng(device, self.settings.seed):
+            model.eval()
+            for a in range(0, n_val, bs):
+                x = data.x_val[a:a + bs]
+                y = data.y_val[a:a + bs] if data.y_val is not None else None
+                for k, v in model.eval_step(x, y).items():
+                    totals[k] = totals.get(k, 0.0) + v * x.shape[0]
+            model.train()
+        return {k: v / max(n_val, 1) for k, v in totals.items()}
+
+    def grids(self, model, data, device, step: int) -> Samples:
+        import torch
+
+        out = Samples(step)
+        with isolated_rng(device, self.settings.seed + 1), torch.inference_mode():
+            model.eval()
+            if model.can("sample"):
+                g = torch.Generator().manual_seed(self.settings.seed + 1)
+                labels = None
+                if model.conditional:
+                    labels = (torch.arange(GRID_SAMPLES) % model.num_classes).to(device)
+                out.samples = model.sample(GRID_SAMPLES, labels=labels, generator=g).float(
+                ).cpu().numpy()
+            if model.can("reconstruct"):
+                x = data.x_val[:GRID_RECONSTRUCTIONS]
+                y = data.y_val[:GRID_RECONSTRUCTIONS] if data.y_val is not None else None
+                out.inputs = x.float().cpu().numpy()
+                out.reconstructions = model.reconstruct(x, y).float().cpu().numpy()
+            model.train()
+        return out
+
+    def _write_sheets(self, run: RunDir, grids: Samples) -> None:
+        from workbench.analysis.sheets import save_sheet
+
+        if grids.samples is not None:
+            save_sheet(grids.samples, run.samples_dir / f"samples-step-{grids.step:08d}.png")
+        if grids.reconstructions is not None:
+            import numpy as np
+
+            pairs = np.concatenate([grids.inputs, grids.reconstructions])
+            save_sheet(pairs, run.samples_dir / f"reconstructions-step-{grids.step:08d}.png",
+                       nrow=len(grids.inputs))

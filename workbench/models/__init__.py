@@ -1,0 +1,3 @@
+"""Model families. Importing this package registers every variant with the registry."""
+
+from workbench.models import autoencoder, vae  # noqa: F401

@@ -1,0 +1,104 @@
+"""Shared network blocks: MLPs and a convolutional encoder/decoder pair for small images."""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+from torch.nn import functional as F
+
+
+def mlp(sizes: list[int], act=nn.ReLU, final_act=None) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(act())
+    if final_act is not None:
+        layers.append(final_act())
+    return nn.Sequential(*layers)
+
+
+def _down_sizes(size: int, n: int) -> list[int]:
+    sizes = [size]
+    for _ in range(n):
+        sizes.append(math.ceil(sizes[-1] / 2))
+    return sizes
+
+
+class ConvEncoder(nn.Module):
+    """Strided 4×4 convolutions that halve the image each time, then a linear head."""
+
+    def __init__(self, shape: tuple[int, int, int], channels: tuple[int, ...], out_dim: int):
+        super().__init__()
+        c, h, w = shape
+        layers: list[nn.Module] = []
+        for ch in channels:
+            layers += [nn.Conv2d(c, ch, 4, stride=2, padding=1), nn.BatchNorm2d(ch), nn.ReLU()]
+            c = ch
+        self.features = nn.Sequential(*layers)
+        hs, ws = _down_sizes(h, len(channels))[-1], _down_sizes(w, len(channels))[-1]
+        self.head = nn.Linear(c * hs * ws, out_dim)
+
+    def forward(self, x):
+        return self.head(self.features(x).flatten(1))
+
+
+class ConvDecoder(nn.Module):
+    """A linear layer to a small feature map, then transposed convolutions that double it."""
+
+    def __init__(self, in_dim: int, shape: tuple[int, int, int], channels: tuple[int, ...]):
+        super().__init__()
+        c, h, w = shape
+        self.shape = shape
+        rev = list(reversed(channels))
+        self.h0 = _down_sizes(h, len(channels))[-1]
+        self.w0 = _down_sizes(w, len(channels))[-1]
+        self.fc = nn.Sequential(nn.Linear(in_dim, rev[0] * self.h0 * self.w0), nn.ReLU())
+        layers: list[nn.Module] = []
+        for a, b in zip(rev[:-1], rev[1:]):
+            layers += [nn.ConvTranspose2d(a, b, 4, stride=2, padding=1), nn.BatchNorm2d(b),
+                       nn.ReLU()]
+        layers.append(nn.ConvTranspose2d(rev[-1], c, 4, stride=2, padding=1))
+        self.net = nn.Sequential(*layers)
+        self.c0 = rev[0]
+
+    def forward(self, z):
+        out = self.net(self.fc(z).view(z.shape[0], self.c0, self.h0, self.w0))
+        if out.shape[-2:] != self.shape[1:]:  # sizes that are not a power-of-two multiple
+            out = F.interpolate(out, size=self.shape[1:], mode="bilinear", align_corners=False)
+        return out
+
+
+def flat_encoder(arch: str, shape: tuple[int, ...], hidden: tuple[int, ...],
+                 channels: tuple[int, ...], out_dim: int) -> nn.Module:
+    """Data -> vector: an MLP on the flattened input, or the convolutional encoder."""
+    if arch == "conv":
+        if len(shape) != 3:
+            from workbench.core.errors import ConfigError
+            raise ConfigError("arch=conv needs image data; use arch=mlp for 2-D points")
+        return ConvEncoder(shape, channels, out_dim)
+    dim = math.prod(shape)
+    return nn.Sequential(nn.Flatten(), mlp([dim, *hidden, out_dim]))
+
+
+def flat_decoder(arch: str, in_dim: int, shape: tuple[int, ...], hidden: tuple[int, ...],
+                 channels: tuple[int, ...]) -> nn.Module:
+    """Vector -> raw network output shaped like the data (logits for images)."""
+    if arch == "conv":
+        return ConvDecoder(in_dim, shape, channels)
+    return nn.Sequential(mlp([in_dim, *reversed(hidden), math.prod(shape)]),
+                         nn.Unflatten(1, tuple(shape)))
+
+
+def reconstruction_loss(out, x, likelihood: str, kind: str):
+    """Per-example negative log-likelihood summed over pixels, averaged over the batch.
+
+    `out` is the raw decoder output. Bernoulli (bce) reads it as logits; Gaussian (mse) compares
+    sigmoid(out) for images (raw out for points) with x as a squared error (unit variance, ×½).
+    """
+    n = x.shape[0]
+    if likelihood == "bce":
+        return F.binary_cross_entropy_with_logits(out, x, reduction="sum") / n
+    pred = out.sigmoid() if kind == "image" else out
+    return 0.5 * F.mse_loss(pred, x, reduction="sum") / n
