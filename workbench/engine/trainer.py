@@ -78,6 +78,22 @@ def isolated_rng(device, seed: int):
         yield
 
 
+def evaluate(model, data, device, seed: int = 0, batch_size: int = 256) -> dict[str, float]:
+    """Validation losses over the whole validation set (example-weighted means)."""
+    totals: dict[str, float] = {}
+    n_val = data.n_val
+    was_training = model.training
+    with isolated_rng(device, seed):
+        model.eval()
+        for a in range(0, n_val, batch_size):
+            x = data.x_val[a:a + batch_size]
+            y = data.y_val[a:a + batch_size] if data.y_val is not None else None
+            for k, v in model.eval_step(x, y).items():
+                totals[k] = totals.get(k, 0.0) + v * x.shape[0]
+        model.train(was_training)
+    return {k: v / max(n_val, 1) for k, v in totals.items()}
+
+
 class Trainer:
     def __init__(self, model_name: str, data, settings: TrainSettings | None = None,
                  config=None, run_dir: Path | None = None, resume: bool = False):
@@ -238,18 +254,7 @@ class Trainer:
 
     # -- side work, under an isolated RNG ---------------------------------------------------------
     def validate(self, model, data, device) -> dict[str, float]:
-        totals: dict[str, float] = {}
-        n_val = data.n_val
-        bs = max(self.settings.batch_size, 256)
-        with isolated_rng(device, self.settings.seed):
-            model.eval()
-            for a in range(0, n_val, bs):
-                x = data.x_val[a:a + bs]
-                y = data.y_val[a:a + bs] if data.y_val is not None else None
-                for k, v in model.eval_step(x, y).items():
-                    totals[k] = totals.get(k, 0.0) + v * x.shape[0]
-            model.train()
-        return {k: v / max(n_val, 1) for k, v in totals.items()}
+        return evaluate(model, data, device, self.settings.seed, max(self.settings.batch_size, 256))
 
     def grids(self, model, data, device, step: int) -> Samples:
         import torch

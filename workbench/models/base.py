@@ -60,6 +60,10 @@ class GenerativeModel(nn.Module, ABC):
     def can(self, capability: str) -> bool:
         return callable(getattr(self, capability, None))
 
+    @classmethod
+    def class_capabilities(cls) -> tuple[str, ...]:
+        return tuple(c for c in CAPABILITIES if callable(getattr(cls, c, None)))
+
     @property
     def capabilities(self) -> tuple[str, ...]:
         return tuple(c for c in CAPABILITIES if self.can(c))
