@@ -41,11 +41,15 @@ def points_image(points, size: int = 512, extent: float | None = None):
     return img
 
 
-def save_sheet(x, path: Path, nrow: int | None = None) -> Path:
-    """Write samples as a PNG sheet: an image grid, or a scatter for 2-D points."""
+def sheet_array(x, nrow: int | None = None):
+    """Samples as one picture: an image grid, or a scatter for 2-D points (H×W×C uint8)."""
     import numpy as np
 
     x = np.asarray(x)
-    arr = points_image(x) if x.ndim == 2 else image_grid(x, nrow=nrow)
-    atomic_save_png(arr, Path(path))
+    return points_image(x) if x.ndim == 2 else image_grid(x, nrow=nrow)
+
+
+def save_sheet(x, path: Path, nrow: int | None = None, text: dict[str, str] | None = None) -> Path:
+    """Write samples as a PNG sheet (with optional PNG text chunks for provenance)."""
+    atomic_save_png(sheet_array(x, nrow), Path(path), text)
     return Path(path)

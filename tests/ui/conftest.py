@@ -1,0 +1,58 @@
+"""Qt fixtures: a qasync event loop on the test QApplication, and a factory for main windows
+that fails the test if a window or a training thread is left running at teardown."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def qasync_loop(qapp):
+    """asyncio on Qt's event loop, as in ui/app.py; jobs progress whenever Qt processes events."""
+    import qasync
+
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def make_window(qtbot, qasync_loop, tmp_path, settings, monkeypatch):
+    from workbench.ui.main_window import MainWindow
+
+    monkeypatch.setenv("GENWORKBENCH_WORKSPACE", str(tmp_path / "runs"))
+    made: list[MainWindow] = []
+
+    def make(load_backend: bool = True, settings_obj=None) -> MainWindow:
+        w = MainWindow(settings=settings_obj or settings, workspace=tmp_path / "runs")
+        qtbot.addWidget(w)
+        w.show()
+        if load_backend:
+            w.load_backend_blocking()
+        made.append(w)
+        return w
+
+    yield make
+    leaked = []
+    for w in made:
+        if w.thread is not None and w.thread.isRunning():
+            leaked.append(w)
+        w.close()  # stops and joins any training thread
+    assert not leaked, "a training thread was still running at teardown"
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    visible = [t for t in QApplication.topLevelWidgets()
+               if t.isVisible() and t.__class__.__name__ == "MainWindow"]
+    assert not visible, f"windows left open: {visible}"

@@ -1,0 +1,219 @@
+"""The main window drives a real (tiny) training run: curves get points, grids appear,
+pause/stop work, and no worker is left behind."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt
+
+from workbench.engine.trainer import TrainSettings
+
+
+def _short(window, steps=30, **kw):
+    window.train_form.set_config(TrainSettings(steps=steps, epochs=0, batch_size=64,
+                                               log_every=2, sample_every_s=0.0, **kw))
+
+
+def test_window_lists_models_and_preselects_classic_vae(make_window):
+    w = make_window()
+    names = [w.model_list.item(i).data(Qt.ItemDataRole.UserRole)
+             for i in range(w.model_list.count())]
+    assert {"ae_mlp", "vae_mlp", "vae_conv"} <= set(names)
+    assert w.current_model == "vae_mlp"
+    assert w.dataset_combo.currentData() == "mnist5k"
+    item = w.model_list.currentItem()
+    assert "Kingma" in item.text()  # the one-line description is shown
+    form = w.model_form.value()
+    assert form.hidden == (400,) and form.latent_dim == 20 and form.likelihood == "bce"
+
+
+def test_window_appears_before_backend(make_window):
+    w = make_window(load_backend=False)
+    assert w.isVisible()
+    assert not w.train_button.isEnabled()  # nothing to train until the models are loaded
+    w.load_backend_blocking()
+    assert w.train_button.isEnabled()
+
+
+def test_train_from_window_curves_and_grids(make_window, qtbot, tmp_path):
+    w = make_window()
+    _short(w, steps=30)
+    with qtbot.waitSignal(w.training_finished, timeout=60_000) as blocker:
+        assert w.start_training()
+        assert not w.train_button.isEnabled() and w.stop_button.isEnabled()
+    ev = blocker.args[0]
+    assert ev.reason == "completed" and ev.step == 30
+    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+    w.plots.redraw()
+    assert w.plots.point_count("train") == 3 * 15  # loss, recon, kl every 2 steps
+    assert w.plots.point_count("val") == 3
+    xs, ys = w.plots.series[("train", "loss")].curve.getData()
+    assert len(xs) == 15 and xs[-1] == 30 and ys[-1] < ys[0]
+    assert w.samples_view.array is not None and w.recon_view.array is not None
+    assert w.run_dir.parent == tmp_path / "runs"
+    assert (w.run_dir / "run.json").exists()
+    assert json.loads((w.run_dir / "run.json").read_text())["model"] == "vae_mlp"
+    assert w.train_button.isEnabled() and not w.stop_button.isEnabled()
+
+
+def test_pause_resume_and_stop(make_window, qtbot):
+    w = make_window()
+    _short(w, steps=100_000)
+    assert w.start_training()
+    qtbot.waitUntil(lambda: w.plots.point_count("train") > 0, timeout=30_000)
+    w.toggle_pause()
+    assert w.thread.paused and w.pause_button.text() == "Resume"
+    qtbot.wait(300)
+    w.plots.redraw()
+    n = w.plots.point_count("train")
+    qtbot.wait(400)
+    w.plots.redraw()
+    assert w.plots.point_count("train") <= n + 3  # at most one in-flight batch after pausing
+    w.toggle_pause()
+    assert not w.thread.paused
+    with qtbot.waitSignal(w.training_finished, timeout=30_000) as blocker:
+        w.stop_training()
+    assert blocker.args[0].reason == "stopped"
+    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+    ckpts = list((w.run_dir / "checkpoints").glob("*.safetensors"))
+    assert ckpts, "stopping must save a checkpoint"
+
+
+def test_stop_while_paused(make_window, qtbot):
+    w = make_window()
+    _short(w, steps=100_000)
+    w.start_training()
+    qtbot.waitUntil(lambda: w.plots.point_count("train") > 0, timeout=30_000)
+    w.toggle_pause()
+    with qtbot.waitSignal(w.training_finished, timeout=30_000):
+        w.stop_training()
+    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+
+
+def test_close_while_training_joins_thread(make_window, qtbot):
+    w = make_window()
+    _short(w, steps=100_000)
+    w.start_training()
+    qtbot.waitUntil(lambda: w.plots.point_count("train") > 0, timeout=30_000)
+    thread = w.thread
+    w.close()
+    assert not thread.isRunning()
+
+
+def test_changed_hyperparameter_and_other_model(make_window, qtbot):
+    w = make_window()
+    w.model_form.widget("latent_dim").setValue(2)
+    w.model_form.widget("beta").setValue(4.0)
+    w.select_model("ae_mlp")
+    assert w.current_model == "ae_mlp"
+    _short(w, steps=6)
+    with qtbot.waitSignal(w.training_finished, timeout=60_000) as blocker:
+        w.start_training()
+    assert blocker.args[0].reason == "completed"
+    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+    assert json.loads((w.run_dir / "run.json").read_text())["model"] == "ae_mlp"
+    assert set(w.plots.plots) == {"Reconstruction loss"}
+    w.select_model("vae_mlp")  # the edited VAE config was remembered
+    cfg = w.model_form.value()
+    assert cfg.latent_dim == 2 and cfg.beta == 4.0
+    _short(w, steps=6)
+    with qtbot.waitSignal(w.training_finished, timeout=60_000):
+        w.start_training()
+    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+    assert json.loads((w.run_dir / "run.json").read_text())["config"]["latent_dim"] == 2
+
+
+def test_invalid_form_value_is_refused(make_window, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    w = make_window()
+    w.model_form.widget("hidden").setText("0,100")  # a zero-width layer: refused, with a message
+    _short(w, steps=4)
+    assert not w.start_training()
+    assert shown and "hidden" in shown[0]
+    assert w.thread is None
+
+
+def test_divergence_is_reported(make_window, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from workbench.models.autoencoder import AutoEncoder
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    real_step = AutoEncoder.train_step
+    calls = []
+
+    def exploding_step(self, x, y=None):  # finite for 5 steps, then NaN
+        calls.append(1)
+        out = real_step(self, x, y)
+        return {"loss": float("nan")} if len(calls) > 5 else out
+
+    monkeypatch.setattr(AutoEncoder, "train_step", exploding_step)
+    w = make_window()
+    w.select_model("ae_mlp")
+    _short(w, steps=200)
+    with qtbot.waitSignal(w.training_finished, timeout=60_000) as blocker:
+        w.start_training()
+    ev = blocker.args[0]
+    assert ev.reason == "diverged" and ev.step == 5
+    assert shown and "diverged" in shown[0] and "step 6" in shown[0]
+    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+
+
+def test_settings_remembered(make_window, settings, qtbot):
+    w = make_window()
+    w.select_model("vae_conv")
+    w.train_form.widget("batch_size").setValue(32)
+    w.close()
+    w2 = make_window()
+    assert w2.current_model == "vae_conv"
+    assert w2.train_form.value().batch_size == 32
+
+
+def test_resample_from_snapshot_uses_qasync_job(make_window, qtbot):
+    w = make_window()
+    _short(w, steps=10)
+    with qtbot.waitSignal(w.training_finished, timeout=60_000):
+        w.start_training()
+    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+    assert w.snapshot is not None and w.act_resample.isEnabled()
+    before = w.samples_view.array.copy()
+    w.resample()
+    qtbot.waitUntil(lambda: not w.decode_jobs.busy, timeout=10_000)
+    after = w.samples_view.array
+    assert after.shape == before.shape and (after != before).any()
+
+
+def test_open_run_shows_curves_and_continue(make_window, qtbot, tmp_path):
+    from workbench.cli import main
+
+    run = tmp_path / "cli-run"
+    assert main(["train", "vae_mlp", "--dataset", "mnist5k", "--steps", "20", "--out",
+                 str(run), "--batch-size", "64"]) == 0
+    w = make_window()
+    assert w.open_run(run)
+    assert w.current_model == "vae_mlp"
+    w.plots.redraw()
+    assert w.plots.point_count("train") > 0 and w.plots.point_count("val") > 0
+    qtbot.waitUntil(lambda: w.samples_view.array is not None, timeout=10_000)
+    assert w.act_continue.isEnabled()
+    w.train_form.set_config(TrainSettings(steps=30, epochs=0, batch_size=64, log_every=5,
+                                          sample_every_s=0.0))
+    with qtbot.waitSignal(w.training_finished, timeout=60_000) as blocker:
+        w.continue_run()
+    assert blocker.args[0].step == 30
+    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+
+
+def test_open_bad_run_dir_gives_message(make_window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    w = make_window()
+    assert not w.open_run(tmp_path / "nope")
+    assert shown and "not a run directory" in shown[0]

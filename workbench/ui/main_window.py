@@ -1,0 +1,661 @@
+"""The main window: pick a model and a dataset, edit the config, train in the background, and
+watch the loss curves, sample grid and reconstructions move.
+
+Torch is not imported here at module level: the window paints first, then `load_backend()`
+imports the models in a worker thread and fills the model list when they are ready.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QGroupBox, QHBoxLayout,
+                               QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
+                               QProgressBar, QPushButton, QScrollArea, QSplitter, QVBoxLayout,
+                               QWidget)
+
+from workbench import __version__
+from workbench.core import config as C
+from workbench.core.errors import WorkbenchError
+from workbench.engine.trainer import TrainSettings
+from workbench.ui.forms import ConfigForm
+from workbench.ui.jobs import LatestOnly
+from workbench.ui.panels.image_grid import ImageGridView
+from workbench.ui.panels.loss_plots import LossPlots
+from workbench.ui.workers import TrainingThread
+
+DEFAULT_MODEL = "vae_mlp"
+DEFAULT_DATASET = "mnist5k"
+
+
+class MainWindow(QMainWindow):
+    backend_ready = Signal()
+    training_finished = Signal(object)  # engine.events.Finished, or None after a failure
+
+    def __init__(self, settings: QSettings | None = None, workspace: Path | None = None):
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.workspace = workspace
+        self.setWindowTitle("genworkbench")
+        self.thread: TrainingThread | None = None
+        self.model_infos: dict = {}
+        self.model_configs: dict[str, object] = {}  # edited configs per model, this session
+        self.current_model: str | None = None
+        self.model_form: ConfigForm | None = None
+        self.run_dir: Path | None = None
+        self.opened_run: Path | None = None  # a run opened from disk, which can be continued
+        self.total_steps = 0
+        self.snapshot: dict | None = None  # {"model", "config", "spec", "state", "step"}
+        self.decode_jobs = LatestOnly("decode")
+        self._last_status = 0.0
+        self._build_ui()
+        self._build_actions()
+        self._restore_state()
+        self._update_controls()
+
+    # == layout ====================================================================================
+    def _build_ui(self) -> None:
+        side = QWidget()
+        lay = QVBoxLayout(side)
+        lay.setContentsMargins(6, 6, 6, 6)
+
+        lay.addWidget(QLabel("<b>Model</b>"))
+        self.model_list = QListWidget()
+        self.model_list.setObjectName("model_list")
+        self.model_list.setWordWrap(True)
+        self.model_list.setToolTip("Registered models. Each trains with its own config below.")
+        self.model_list.addItem("Loading PyTorch and the model registry…")
+        self.model_list.setEnabled(False)
+        self.model_list.currentItemChanged.connect(self._on_model_changed)
+        lay.addWidget(self.model_list, 2)
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("<b>Dataset</b>"))
+        self.dataset_combo = QComboBox()
+        self.dataset_combo.setObjectName("dataset_combo")
+        self.dataset_combo.setToolTip("Training data. mnist5k ships with the app and works "
+                                      "offline: 5000 digits, 4500 for training, 500 held out.")
+        row.addWidget(self.dataset_combo, 1)
+        lay.addLayout(row)
+
+        self.model_box = QGroupBox("Model config")
+        self.model_box_layout = QVBoxLayout(self.model_box)
+        self.model_box_layout.setContentsMargins(4, 4, 4, 4)
+        train_box = QGroupBox("Training")
+        tl = QVBoxLayout(train_box)
+        tl.setContentsMargins(4, 4, 4, 4)
+        self.train_form = ConfigForm(TrainSettings())
+        self.train_form.setObjectName("train_form")
+        tl.addWidget(self.train_form)
+        forms = QWidget()
+        fl = QVBoxLayout(forms)
+        fl.setContentsMargins(0, 0, 0, 0)
+        fl.addWidget(self.model_box)
+        fl.addWidget(train_box)
+        fl.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(forms)
+        lay.addWidget(scroll, 5)
+
+        buttons = QHBoxLayout()
+        self.train_button = QPushButton("Train")
+        self.train_button.setObjectName("train_button")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setObjectName("pause_button")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stop_button")
+        for b in (self.train_button, self.pause_button, self.stop_button):
+            buttons.addWidget(b)
+        self.train_button.clicked.connect(self.start_training)
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button.clicked.connect(self.stop_training)
+        lay.addLayout(buttons)
+
+        self.dock = QDockWidget("Setup", self)
+        self.dock.setObjectName("setup_dock")
+        self.dock.setWidget(side)
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
+
+        self.plots = LossPlots()
+        self.samples_view = ImageGridView("Samples from the prior appear here while training\n"
+                                          "(fixed noise, so you see the same codes improve).")
+        self.samples_view.setToolTip("64 samples decoded from fixed noise z ~ N(0, I).")
+        self.recon_view = ImageGridView("Reconstructions appear here while training:\n"
+                                        "held-out digits above, the model's copy below.")
+        self.recon_view.setToolTip("Validation images (odd rows) and their reconstructions "
+                                   "(the row below each).")
+        grids = QSplitter(Qt.Orientation.Horizontal)
+        for title, view in (("Samples", self.samples_view),
+                            ("Reconstructions", self.recon_view)):
+            box = QGroupBox(title)
+            bl = QVBoxLayout(box)
+            bl.setContentsMargins(4, 4, 4, 4)
+            bl.addWidget(view)
+            grids.addWidget(box)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("main_splitter")
+        self.splitter.addWidget(self.plots)
+        self.splitter.addWidget(grids)
+        self.splitter.setSizes([380, 420])
+        self.setCentralWidget(self.splitter)
+
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        self.status_label = QLabel("Starting…")
+        self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(self.progress)
+
+    def _build_actions(self) -> None:
+        def action(text, slot, shortcut=None, tip=""):
+            a = QAction(text, self)
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+            a.setStatusTip(tip)
+            a.setToolTip(tip or text)
+            a.triggered.connect(slot)
+            return a
+
+        self.act_open = action("&Open run…", self.open_run_dialog, "Ctrl+O",
+                               "Open a run directory: its curves, config and newest checkpoint")
+        self.act_export = action("&Export samples as PNG…", self.export_samples, "Ctrl+E",
+                                 "Save the current sample grid as a PNG")
+        self.act_quit = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_train = action("&Train", self.start_training, "Ctrl+Return",
+                                "Train the selected model on the selected dataset")
+        self.act_pause = action("&Pause / resume", self.toggle_pause, "Ctrl+P",
+                                "Pause training (the thread waits; nothing is lost)")
+        self.act_stop = action("&Stop", self.stop_training, "Ctrl+.",
+                               "Stop after the current step; a checkpoint is saved")
+        self.act_continue = action("&Continue opened run", self.continue_run, None,
+                                   "Resume the opened run from its newest checkpoint, exactly "
+                                   "(weights, optimizer, RNG), up to the steps/epochs set below")
+        self.act_resample = action("&New samples", self.resample, "Ctrl+R",
+                                   "Decode a fresh grid from random codes (from a snapshot "
+                                   "of the weights, never the live model)")
+        self.act_autorange = action("&Reset plot zoom", lambda: self.plots.auto_range(), "Ctrl+0")
+        self.act_logy = action("&Logarithmic loss axis", lambda on: self.plots.set_log_y(on))
+        self.act_logy.setCheckable(True)
+        self.act_about = action("&About genworkbench", self.about)
+
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        for a in (self.act_open, self.act_export):
+            m.addAction(a)
+        m.addSeparator()
+        m.addAction(self.act_quit)
+        m = mb.addMenu("&Training")
+        for a in (self.act_train, self.act_pause, self.act_stop, self.act_continue):
+            m.addAction(a)
+        m.addSeparator()
+        m.addAction(self.act_resample)
+        m = mb.addMenu("&View")
+        m.addAction(self.act_autorange)
+        m.addAction(self.act_logy)
+        m.addSeparator()
+        m.addAction(self.dock.toggleViewAction())
+        m = mb.addMenu("&Help")
+        m.addAction(self.act_about)
+
+        tb = self.addToolBar("Training")
+        tb.setObjectName("training_toolbar")
+        for a in (self.act_train, self.act_pause, self.act_stop, self.act_resample):
+            tb.addAction(a)
+
+    # == backend (torch) loading ======================================================================
+    def load_backend(self) -> None:
+        """Import torch and the model registry in a thread; fill the lists when done."""
+        self.status_label.setText("Loading PyTorch…")
+        self.decode_jobs.submit(_import_backend, self._on_backend, self._on_backend_error)
+
+    def load_backend_blocking(self) -> None:
+        self._on_backend(_import_backend())
+
+    def _on_backend_error(self, e: BaseException) -> None:
+        self.status_label.setText("Could not load PyTorch")
+        QMessageBox.critical(self, "genworkbench", f"Could not load PyTorch or the models:\n{e}")
+
+    def _on_backend(self, payload) -> None:
+        infos, datasets = payload
+        self.model_infos = infos
+        self.model_list.blockSignals(True)
+        self.model_list.clear()
+        for name, info in infos.items():
+            item = QListWidgetItem(f"{name}\n{info.description}")
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            caps = ", ".join(info.model_cls.class_capabilities()) or "train only"
+            item.setToolTip(f"<b>{name}</b> ({info.family})<br>{info.description}"
+                            f"<br><i>can: {caps}</i>")
+            self.model_list.addItem(item)
+        self.model_list.blockSignals(False)
+        self.model_list.setEnabled(True)
+        self.dataset_combo.clear()
+        for d in datasets:
+            self.dataset_combo.addItem(d.name, d.name)
+            self.dataset_combo.setItemData(self.dataset_combo.count() - 1, d.description,
+                                           Qt.ItemDataRole.ToolTipRole)
+        ds = self.settings.value("dataset", DEFAULT_DATASET)
+        self.dataset_combo.setCurrentIndex(max(0, self.dataset_combo.findData(ds)))
+        self.select_model(self.settings.value("model", DEFAULT_MODEL))
+        self.status_label.setText("Ready. Press Train (Ctrl+Enter) to start.")
+        self._update_controls()
+        self.backend_ready.emit()
+
+    # == model selection ===============================================================================
+    def select_model(self, name: str) -> None:
+        for i in range(self.model_list.count()):
+            if self.model_list.item(i).data(Qt.ItemDataRole.UserRole) == name:
+                if self.model_list.currentRow() == i:
+                    self._show_model(name)  # same row: no change signal, rebuild the form
+                else:
+                    self.model_list.setCurrentRow(i)
+                return
+        if self.model_list.count():
+            self.model_list.setCurrentRow(0)
+
+    def _on_model_changed(self, item, _prev=None) -> None:
+        if item is None:
+            return
+        name = item.data(Qt.ItemDataRole.UserRole)
+        if name is None or name not in self.model_infos:
+            return
+        self._remember_form()
+        self._show_model(name)
+
+    def _show_model(self, name: str) -> None:
+        self.current_model = name
+        cfg = self.model_configs.get(name) or self._saved_config(name)
+        if self.model_form is not None:
+            self.model_form.setParent(None)
+            self.model_form.deleteLater()
+        self.model_form = ConfigForm(cfg)
+        self.model_form.setObjectName("model_form")
+        self.model_form.changed.connect(self._on_form_changed)
+        self.model_box_layout.addWidget(self.model_form)
+        self.model_box.setTitle(f"Model config: {name}")
+        self._on_form_changed()
+
+    def _on_form_changed(self) -> None:
+        """Grey out fields the chosen architecture does not use."""
+        if self.model_form is None:
+            return
+        raw = self.model_form.raw_values()
+        if "arch" in raw:
+            self.model_form.set_enabled_fields({"hidden": raw["arch"] == "mlp",
+                                                "channels": raw["arch"] == "conv"})
+
+    def _remember_form(self) -> None:
+        if self.model_form is None or self.current_model is None:
+            return
+        try:
+            self.model_configs[self.current_model] = self.model_form.value()
+        except WorkbenchError:
+            pass  # an invalid edit is not remembered
+
+    def _saved_config(self, name: str):
+        info = self.model_infos[name]
+        default = info.default_config()
+        raw = self.settings.value(f"config/{name}")
+        if raw:
+            try:
+                return C.replace(default, **{k: tuple(v) if isinstance(v, list) else v
+                                             for k, v in json.loads(raw).items()})
+            except (WorkbenchError, ValueError, TypeError):
+                pass  # a stale saved config (fields changed): fall back to the defaults
+        return default
+
+    # == training =========================================================================================
+    @property
+    def training(self) -> bool:
+        return self.thread is not None and self.thread.isRunning()
+
+    def _read_forms(self):
+        try:
+            config = self.model_form.value()
+            settings = self.train_form.value()
+        except WorkbenchError as e:
+            QMessageBox.warning(self, "Check the settings", str(e))
+            return None
+        return config, settings
+
+    def start_training(self, resume_dir: Path | None = None) -> bool:
+        if self.training or self.model_form is None:
+            return False
+        forms = self._read_forms()
+        if forms is None:
+            return False
+        config, settings = forms
+        name = self.current_model
+        dataset = self.dataset_combo.currentData() or DEFAULT_DATASET
+        self.model_configs[name] = config
+        self._save_choices()
+        from workbench.core.paths import new_run_dir
+
+        resume = bool(resume_dir)
+        run_dir = Path(resume_dir) if resume else new_run_dir(name, self.workspace)
+
+        def make_trainer():
+            from workbench.data import load_dataset
+            from workbench.engine.trainer import Trainer
+
+            return Trainer(name, load_dataset(dataset), settings, config=config,
+                           run_dir=run_dir, resume=resume)
+
+        self.run_dir = run_dir
+        self.opened_run = None
+        if not resume:
+            self.plots.setup(self.model_infos[name].model_cls.plot_groups)
+            self.samples_view.clear_image()
+            self.recon_view.clear_image()
+        self.snapshot = None
+        t = TrainingThread(make_trainer, self)
+        t.started_run.connect(self._on_started)
+        t.metrics.connect(self._on_metrics)
+        t.grids.connect(self._on_grids)
+        t.snapshot.connect(self._on_snapshot)
+        t.finished_run.connect(self._on_finished)
+        t.failed.connect(self._on_failed)
+        t.finished.connect(self._on_thread_done)
+        self.thread = t
+        self._snapshot_meta = (name, config)
+        self.progress.setValue(0)
+        self.progress.show()
+        self.status_label.setText(f"Preparing {name} on {dataset}…")
+        t.start()
+        self._update_controls()
+        return True
+
+    def continue_run(self) -> None:
+        if self.opened_run is not None:
+            self.start_training(resume_dir=self.opened_run)
+
+    def toggle_pause(self) -> None:
+        if not self.training:
+            return
+        if self.thread.paused:
+            self.thread.resume()
+            self.status_label.setText("Resumed.")
+        else:
+            self.thread.pause()
+            self.status_label.setText("Paused. Press Pause again (Ctrl+P) to resume.")
+        self._update_controls()
+
+    def stop_training(self) -> None:
+        if self.training:
+            self.thread.stop()
+            self.status_label.setText("Stopping after this step…")
+
+    def _on_started(self, ev) -> None:
+        self.total_steps = ev.total_steps
+        self.progress.setRange(0, max(ev.total_steps, 1))
+        self.progress.setValue(ev.start_step)
+        self.progress.setFormat(f"%v / {ev.total_steps} steps")
+        self.status_label.setText(f"Training {ev.model} on {ev.device}, batch {ev.batch_size}, "
+                                  f"{ev.total_steps} steps ({ev.steps_per_epoch} per epoch)")
+
+    def _on_metrics(self, batch) -> None:
+        self.plots.add(batch)
+        last = batch[-1]
+        self.progress.setValue(last.step)
+        now = time.perf_counter()
+        if now - self._last_status > 0.25:  # status text at a human pace
+            self._last_status = now
+            ips = next((m.images_per_s for m in reversed(batch) if m.phase == "train"), 0.0)
+            loss = last.values.get("loss")
+            loss_txt = f" · loss {loss:.4g}" if loss is not None else ""
+            self.status_label.setText(
+                f"step {last.step}/{self.total_steps} · epoch {last.epoch + 1} · "
+                f"{ips:,.0f} img/s{loss_txt}" + (" · paused" if self.thread and
+                                                 self.thread.paused else ""))
+
+    def _on_grids(self, pics) -> None:
+        if pics["samples"] is not None:
+            self.samples_view.set_array(pics["samples"])
+        if pics["reconstructions"] is not None:
+            self.recon_view.set_array(pics["reconstructions"])
+
+    def _on_snapshot(self, snap) -> None:
+        name, config = self._snapshot_meta
+        self.snapshot = {"model": name, "config": config, "state": snap["state"],
+                         "step": snap["step"], "spec": self.thread.trainer.data.spec}
+
+    def _on_finished(self, ev) -> None:
+        if ev.reason == "diverged":
+            QMessageBox.warning(self, "Training diverged", ev.message)
+        self.status_label.setText(f"{ev.message.capitalize()}. Run saved in {self.run_dir}")
+        self.training_finished.emit(ev)
+
+    def _on_failed(self, message: str) -> None:
+        self.status_label.setText("Training failed.")
+        QMessageBox.critical(self, "Training failed", message)
+        self.training_finished.emit(None)
+
+    def _on_thread_done(self) -> None:
+        self.progress.hide()
+        if self.thread is not None:
+            self.thread.deleteLater()
+        self.thread = None
+        self._update_controls()
+
+    def _update_controls(self) -> None:
+        ready = bool(self.model_infos)
+        running = self.training
+        self.train_button.setEnabled(ready and not running)
+        self.act_train.setEnabled(ready and not running)
+        self.pause_button.setEnabled(running)
+        self.act_pause.setEnabled(running)
+        self.stop_button.setEnabled(running)
+        self.act_stop.setEnabled(running)
+        self.pause_button.setText("Resume" if running and self.thread.paused else "Pause")
+        self.act_resample.setEnabled(self.snapshot is not None)
+        self.act_continue.setEnabled(ready and not running and self.opened_run is not None)
+        self.act_export.setEnabled(True)
+        self.model_list.setEnabled(ready)
+        self.dataset_combo.setEnabled(ready and not running)
+
+    # == decoding from a snapshot (qasync job, latest request wins) ======================================
+    def resample(self) -> None:
+        snap = self.snapshot
+        if snap is None:
+            self.status_label.setText("No weights yet: train or open a run first.")
+            return
+        seed = int(time.time() * 1000) % (2**31)
+        self.decode_jobs.submit(lambda: _decode_grid(snap, seed), self._on_resampled,
+                                lambda e: self.status_label.setText(f"Could not sample: {e}"))
+
+    def _on_resampled(self, arr) -> None:
+        if arr is None:
+            self.status_label.setText("This model cannot draw samples (no prior).")
+            return
+        self.samples_view.set_array(arr)
+        self.status_label.setText("New samples decoded from random codes.")
+
+    # == runs ===============================================================================================
+    def open_run_dialog(self) -> None:
+        start = str(self.workspace or self.settings.value("last_run_parent", str(Path.home())))
+        path = QFileDialog.getExistingDirectory(self, "Open run directory", start)
+        if path:
+            self.open_run(Path(path))
+
+    def open_run(self, path: Path) -> bool:
+        """Show a run directory: its config, its curves, and samples from its newest checkpoint."""
+        if self.training:
+            QMessageBox.information(self, "genworkbench", "Stop the current training first.")
+            return False
+        from workbench.engine.events import Metrics
+        from workbench.engine.runs import RunDir
+
+        try:
+            run = RunDir.open(path)
+            config = run.config()
+            spec = run.data_spec()
+            info = self.model_infos[run.model_name] if run.model_name in self.model_infos \
+                else None
+            if info is None:
+                raise WorkbenchError(f"the run's model {run.model_name!r} is not registered")
+            ckpts = run.checkpoints()
+        except WorkbenchError as e:
+            QMessageBox.warning(self, "Cannot open run", str(e))
+            return False
+        self.settings.setValue("last_run_parent", str(Path(path).parent))
+        self._remember_form()
+        self.model_configs[run.model_name] = config
+        self.current_model = None  # the form now shows the run's config, not an edit to keep
+        self.select_model(run.model_name)
+        ds = run.meta.get("dataset", {}).get("name")
+        if ds and self.dataset_combo.findData(ds) >= 0:
+            self.dataset_combo.setCurrentIndex(self.dataset_combo.findData(ds))
+        self.plots.setup(info.model_cls.plot_groups)
+        metrics = []
+        for rec in run.read_metrics():
+            vals = {k: v for k, v in rec.items() if k not in ("step", "epoch", "time")
+                    and isinstance(v, (int, float))}
+            train = {k: v for k, v in vals.items() if not k.startswith("val_")}
+            val = {k[4:]: v for k, v in vals.items() if k.startswith("val_")}
+            for phase, vs in (("train", train), ("val", val)):
+                if vs:
+                    metrics.append(Metrics(rec["step"], rec.get("epoch", 0), phase, vs,
+                                           rec.get("time", 0.0)))
+        self.plots.add(metrics)
+        self.run_dir = self.opened_run = Path(path)
+        self.samples_view.clear_image()
+        self.recon_view.clear_image()
+        self.snapshot = None
+        if ckpts:
+            from safetensors.torch import load_file
+
+            try:
+                state = load_file(str(ckpts[-1].weights))
+            except Exception as e:  # a corrupt newest checkpoint: say so, keep the curves
+                QMessageBox.warning(self, "Checkpoint unreadable",
+                                    f"{ckpts[-1].weights} cannot be read: {e}")
+            else:
+                self.snapshot = {"model": run.model_name, "config": config, "spec": spec,
+                                 "state": state, "step": ckpts[-1].step}
+                self.resample()
+        step = ckpts[-1].step if ckpts else 0
+        self.status_label.setText(f"Opened {path}: {run.model_name}, checkpoint at step {step}. "
+                                  "Training → Continue opened run resumes it.")
+        self._update_controls()
+        return True
+
+    def export_samples(self) -> None:
+        arr = self.samples_view.array
+        if arr is None:
+            QMessageBox.information(self, "Nothing to export",
+                                    "There is no sample grid yet: train a model or open a run.")
+            return
+        default = str((self.run_dir or Path.home()) / "samples.png")
+        path, _ = QFileDialog.getSaveFileName(self, "Export samples", default, "PNG (*.png)")
+        if not path:
+            return
+        from workbench.core.atomic import atomic_save_png
+
+        try:
+            atomic_save_png(arr, Path(path), {"run": str(self.run_dir or ""),
+                                              "model": self.current_model or ""})
+        except OSError as e:
+            QMessageBox.warning(self, "Export failed", f"Cannot write {path}: {e.strerror}")
+            return
+        self.status_label.setText(f"Saved {path}")
+
+    def about(self) -> None:
+        QMessageBox.about(self, "About genworkbench",
+                          f"<b>genworkbench {__version__}</b><br>Train and take apart "
+                          "generative models, and watch them learn.<br><br>Embedded data: "
+                          "5000 MNIST digits (LeCun, Cortes, Burges; CC BY-SA 3.0).")
+
+    # == state ===============================================================================================
+    def _save_choices(self) -> None:
+        s = self.settings
+        if self.current_model:
+            s.setValue("model", self.current_model)
+        s.setValue("dataset", self.dataset_combo.currentData() or DEFAULT_DATASET)
+        for name, cfg in self.model_configs.items():
+            s.setValue(f"config/{name}", json.dumps(C.to_dict(cfg)))
+        try:
+            s.setValue("train_settings", json.dumps(C.to_dict(self.train_form.value())))
+        except WorkbenchError:
+            pass
+
+    def _restore_state(self) -> None:
+        s = self.settings
+        geo = s.value("geometry")
+        if isinstance(geo, QByteArray):
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1280, 820)
+        st = s.value("window_state")
+        if isinstance(st, QByteArray):
+            self.restoreState(st)
+        sp = s.value("splitter")
+        if isinstance(sp, QByteArray):
+            self.splitter.restoreState(sp)
+        raw = s.value("train_settings")
+        if raw:
+            try:
+                self.train_form.set_config(C.replace(TrainSettings(), **json.loads(raw)))
+            except (WorkbenchError, ValueError, TypeError):
+                pass
+
+    def closeEvent(self, event) -> None:
+        self._remember_form()
+        self._save_choices()
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("window_state", self.saveState())
+        self.settings.setValue("splitter", self.splitter.saveState())
+        self.settings.sync()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self, timeout_ms: int = 30000) -> None:
+        """Stop training (it saves a checkpoint) and background jobs; wait for the threads."""
+        if self.thread is not None:
+            self.thread.stop()
+            self.thread.wait(timeout_ms)
+        self.decode_jobs.shutdown()
+
+
+# == work done off the GUI thread =================================================================
+def _import_backend():
+    from workbench.core.registry import get_model_info, list_models
+    from workbench.data.builtin import list_datasets
+
+    infos = {n: get_model_info(n) for n in list_models()}
+    return infos, list_datasets()
+
+
+_decoder_cache: dict = {}
+
+
+def _decode_grid(snap: dict, seed: int):
+    """Decode 64 samples from a CPU copy of the weights (never the model being trained)."""
+    import torch
+
+    from workbench.analysis.sheets import sheet_array
+    from workbench.core.registry import create_model
+
+    key = (snap["model"], repr(snap["config"]), snap["spec"])
+    model = _decoder_cache.get(key)
+    if model is None:
+        _decoder_cache.clear()
+        model = create_model(snap["model"], data=snap["spec"], config=snap["config"])
+        _decoder_cache[key] = model
+    model.load_state_dict(snap["state"])
+    model.eval()
+    if not model.can("sample"):
+        return None
+    g = torch.Generator().manual_seed(seed)
+    labels = (torch.arange(64) % model.num_classes) if model.conditional else None
+    with torch.inference_mode():
+        x = model.sample(64, labels=labels, generator=g).float().numpy()
+    return sheet_array(x, nrow=8)
+
