@@ -31,6 +31,25 @@ def create_app(argv: list[str] | None = None):
     return app
 
 
+def _quit_on_first_paint(app, window) -> None:
+    import time
+
+    from PySide6.QtCore import QEvent, QObject
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj, event):
+            if event.type() == QEvent.Type.Paint:
+                print(f"WINDOW_VISIBLE {time.time():.6f}", flush=True)
+                obj.removeEventFilter(self)
+                QTimer.singleShot(0, app.quit)
+            return False
+
+    from PySide6.QtCore import QTimer
+
+    window._first_paint_probe = FirstPaint(window)
+    window.installEventFilter(window._first_paint_probe)
+
+
 def run_app(run_dir: Path | None = None) -> int:
     import qasync
     from PySide6.QtCore import QTimer
@@ -44,7 +63,7 @@ def run_app(run_dir: Path | None = None) -> int:
     window = MainWindow()
     window.show()
     if os.environ.get("GENWORKBENCH_STARTUP_PROBE"):  # bench/startup.py: time to first paint
-        QTimer.singleShot(0, lambda: (print("WINDOW_VISIBLE", flush=True), app.quit()))
+        _quit_on_first_paint(app, window)
     else:
         QTimer.singleShot(0, window.load_backend)
         if run_dir is not None:

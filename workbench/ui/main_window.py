@@ -15,8 +15,8 @@ from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QGroupBox, QHBoxLayout,
                                QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
-                               QProgressBar, QPushButton, QScrollArea, QSplitter, QVBoxLayout,
-                               QWidget)
+                               QProgressBar, QPushButton, QScrollArea, QSplitter, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from workbench import __version__
 from workbench.core import config as C
@@ -32,13 +32,23 @@ DEFAULT_MODEL = "vae_mlp"
 DEFAULT_DATASET = "mnist5k"
 
 
+def app_settings() -> QSettings:
+    """The user's settings; $GENWORKBENCH_SETTINGS (an .ini path) keeps benches and probes apart."""
+    import os
+
+    path = os.environ.get("GENWORKBENCH_SETTINGS")
+    if path:
+        return QSettings(path, QSettings.Format.IniFormat)
+    return QSettings()
+
+
 class MainWindow(QMainWindow):
     backend_ready = Signal()
     training_finished = Signal(object)  # engine.events.Finished, or None after a failure
 
     def __init__(self, settings: QSettings | None = None, workspace: Path | None = None):
         super().__init__()
-        self.settings = settings or QSettings()
+        self.settings = settings or app_settings()
         self.workspace = workspace
         self.setWindowTitle("genworkbench")
         self.thread: TrainingThread | None = None
@@ -71,7 +81,9 @@ class MainWindow(QMainWindow):
         self.model_list.addItem("Loading PyTorch and the model registry…")
         self.model_list.setEnabled(False)
         self.model_list.currentItemChanged.connect(self._on_model_changed)
-        lay.addWidget(self.model_list, 2)
+        self.model_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.model_list.setSpacing(2)
+        lay.addWidget(self.model_list, 3)
 
         row = QHBoxLayout()
         row.addWidget(QLabel("<b>Dataset</b>"))
@@ -82,25 +94,24 @@ class MainWindow(QMainWindow):
         row.addWidget(self.dataset_combo, 1)
         lay.addLayout(row)
 
-        self.model_box = QGroupBox("Model config")
+        # Model config and training settings as two tabs, each scrolling vertically only.
+        self.model_box = QWidget()
         self.model_box_layout = QVBoxLayout(self.model_box)
-        self.model_box_layout.setContentsMargins(4, 4, 4, 4)
-        train_box = QGroupBox("Training")
-        tl = QVBoxLayout(train_box)
-        tl.setContentsMargins(4, 4, 4, 4)
+        self.model_box_layout.setContentsMargins(2, 2, 2, 2)
+        self.model_box_layout.addStretch(1)
         self.train_form = ConfigForm(TrainSettings())
         self.train_form.setObjectName("train_form")
-        tl.addWidget(self.train_form)
-        forms = QWidget()
-        fl = QVBoxLayout(forms)
-        fl.setContentsMargins(0, 0, 0, 0)
-        fl.addWidget(self.model_box)
-        fl.addWidget(train_box)
-        fl.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(forms)
-        lay.addWidget(scroll, 5)
+        self.tabs = QTabWidget()
+        for widget, title in ((self.model_box, "Model config"), (self.train_form, "Training")):
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            scroll.setWidget(widget)
+            self.tabs.addTab(scroll, title)
+        self.tabs.setTabToolTip(1, "Batch size, length of the run, seed, device, and how often "
+                                   "to log, validate, checkpoint and draw samples.")
+        lay.addWidget(self.tabs, 5)
 
         buttons = QHBoxLayout()
         self.train_button = QPushButton("Train")
@@ -118,6 +129,7 @@ class MainWindow(QMainWindow):
 
         self.dock = QDockWidget("Setup", self)
         self.dock.setObjectName("setup_dock")
+        side.setMinimumWidth(340)
         self.dock.setWidget(side)
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                               | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
@@ -279,8 +291,8 @@ class MainWindow(QMainWindow):
         self.model_form = ConfigForm(cfg)
         self.model_form.setObjectName("model_form")
         self.model_form.changed.connect(self._on_form_changed)
-        self.model_box_layout.addWidget(self.model_form)
-        self.model_box.setTitle(f"Model config: {name}")
+        self.model_box_layout.insertWidget(0, self.model_form)
+        self.tabs.setTabText(0, f"Model: {name}")
         self._on_form_changed()
 
     def _on_form_changed(self) -> None:
@@ -589,9 +601,8 @@ class MainWindow(QMainWindow):
     def _restore_state(self) -> None:
         s = self.settings
         geo = s.value("geometry")
-        if isinstance(geo, QByteArray):
-            self.restoreGeometry(geo)
-        else:
+        if not (isinstance(geo, QByteArray) and self.restoreGeometry(geo)
+                and self.width() >= 900 and self.height() >= 600):
             self.resize(1280, 820)
         st = s.value("window_state")
         if isinstance(st, QByteArray):
