@@ -89,7 +89,8 @@ def _check(spec: FieldSpec, value):
             raise ConfigError(f"{name} must be true or false, not {value!r}")
         return value
     if spec.kind == "int":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                isinstance(value, float) and (not math.isfinite(value) or value != int(value))):
             raise ConfigError(f"{name} must be a whole number, not {value!r}")
         value = int(value)
     elif spec.kind == "float":
@@ -139,7 +140,7 @@ def parse_value(spec: FieldSpec, text: str):
             return float(t)
         if spec.kind == "ints":
             return tuple(int(p) for p in t.replace(" ", "").strip("()[]").split(",") if p)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: int(float("inf")) for "inf", "1e400"
         kinds = {"bool": "true or false", "int": "a whole number", "float": "a number",
                  "ints": "a list of whole numbers like 512,256"}
         raise ConfigError(f"{spec.name} must be {kinds[spec.kind]}, not {text!r}") from None

@@ -81,9 +81,13 @@ class RunDir:
             raise CheckpointError(f"{path} is not a run directory (no run.json)")
         try:
             meta = json.loads(f.read_text("utf-8"))
-            meta["model"], meta["config"]
+            for key in ("model", "config", "dataset"):
+                if key not in meta:
+                    raise KeyError(key)
+            if "spec" not in meta["dataset"] or "name" not in meta["dataset"]:
+                raise KeyError("dataset.spec and dataset.name")
         except (ValueError, KeyError, TypeError) as e:
-            raise CheckpointError(f"{f} is corrupt: {e}") from None
+            raise CheckpointError(f"{f} is corrupt or incomplete (missing {e})") from None
         return cls(path, meta)
 
     def config(self):

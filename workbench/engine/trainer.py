@@ -145,6 +145,9 @@ class Trainer:
         model = create_model(self.model_name, data=self.data.spec, config=config).to(device)
         model.setup_optimizers()
         run = None
+        if s.batch_size > self.data.n_train:  # before the run directory exists: retry can reuse it
+            raise ConfigError(f"batch size {s.batch_size} is larger than the {self.data.n_train} "
+                              "training examples")
         if self.run_dir is not None:
             run = RunDir.create(self.run_dir, self.model_name, config, self.data.describe(),
                                 s.seed, train=C.to_dict(s))

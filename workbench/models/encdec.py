@@ -36,6 +36,10 @@ class EncoderDecoderConfig:
     weight_decay: float = param(0.0, min=0.0, max=1.0, label="weight decay",
                                 help="L2 penalty on the weights (Adam's weight_decay).")
 
+    def check(self):
+        if self.arch == "conv" and not self.channels:
+            raise ConfigError("channels must name at least one layer for arch=conv, e.g. 32,64")
+
 
 class EncoderDecoderModel(GenerativeModel):
     """Encoder → code of `code_dim` numbers → decoder; subclasses decide what the code means."""
