@@ -101,10 +101,29 @@ def in_window(seconds: float, loop, app, workdir: Path, interact: bool = True) -
     t_first = steps[0][0]
     t_start = t_first + 1.0  # "after start-up": skip the first second of training
     meas = [(t, s) for t, s in steps if t >= t_start]
-    ips = (meas[-1][1] - meas[0][1]) * BATCH / (meas[-1][0] - meas[0][0])
+    images = (meas[-1][1] - meas[0][1]) * BATCH
+    secs = meas[-1][0] - meas[0][0]
     iv = [(b - a) * 1000 for a, b in zip(ticks, ticks[1:]) if a >= t_start]
     stall = sorted(max(0.0, x - 10.0) for x in iv)
-    return {"images_per_s": ips, "stall_ms": stall}
+    return {"images_per_s": images / secs, "images": images, "seconds": secs, "stall_ms": stall}
+
+
+_SESSION: dict = {}
+
+
+def qt_session():
+    """One QApplication with qasync's loop per process, as ui/app.py sets it up."""
+    if not _SESSION:
+        import qasync
+
+        from workbench.ui.app import create_app
+
+        app = create_app([])
+        loop = qasync.QEventLoop(app)
+        asyncio.set_event_loop(loop)
+        _SESSION.update(app=app, loop=loop, work=Path(tempfile.mkdtemp(prefix="gwb-bench-")),
+                        n=0)
+    return _SESSION
 
 
 def pct(xs, q):
@@ -119,19 +138,14 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    import qasync
     import torch
 
-    from workbench.ui.app import create_app
-
-    app = create_app([])
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    work = Path(tempfile.mkdtemp(prefix="gwb-bench-"))
+    qs = qt_session()
     heads, guis, stalls = [], [], []
     for r in range(args.reps):
         heads.append(headless(args.seconds))
-        g = in_window(args.seconds, loop, app, work / str(r), not args.no_interact)
+        g = in_window(args.seconds, qs["loop"], qs["app"], qs["work"] / str(r),
+                      not args.no_interact)
         guis.append(g["images_per_s"])
         stalls += g["stall_ms"]
     stalls.sort()
