@@ -20,6 +20,18 @@ def qasync_loop(qapp):
     loop.close()
 
 
+@pytest.fixture(autouse=True)
+def message_boxes(monkeypatch):
+    """Record what the window would show in a modal box (a modal box would block the test)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    shown: list[tuple[str, str]] = []
+    for kind in ("warning", "critical", "information"):
+        monkeypatch.setattr(QMessageBox, kind,
+                            lambda *a, _k=kind, **kw: shown.append((_k, a[2])))
+    return shown
+
+
 @pytest.fixture
 def settings(tmp_path):
     from PySide6.QtCore import QSettings
@@ -34,8 +46,10 @@ def make_window(qtbot, qasync_loop, tmp_path, settings, monkeypatch):
     monkeypatch.setenv("GENWORKBENCH_WORKSPACE", str(tmp_path / "runs"))
     made: list[MainWindow] = []
 
-    def make(load_backend: bool = True, settings_obj=None) -> MainWindow:
+    def make(load_backend: bool = True, settings_obj=None, in_process: bool = True) -> MainWindow:
+        """in_process=True trains in a child process (the app's default); False in a thread."""
         w = MainWindow(settings=settings_obj or settings, workspace=tmp_path / "runs")
+        w.act_in_process.setChecked(in_process)
         qtbot.addWidget(w)
         w.show()
         if load_backend:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from PySide6.QtCore import Qt
 
 from workbench.engine.trainer import TrainSettings
@@ -124,26 +125,18 @@ def test_changed_hyperparameter_and_other_model(make_window, qtbot):
     assert json.loads((w.run_dir / "run.json").read_text())["config"]["latent_dim"] == 2
 
 
-def test_invalid_form_value_is_refused(make_window, monkeypatch):
-    from PySide6.QtWidgets import QMessageBox
-
-    shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+def test_invalid_form_value_is_refused(make_window, message_boxes):
     w = make_window()
     w.model_form.widget("hidden").setText("0,100")  # a zero-width layer: refused, with a message
     _short(w, steps=4)
     assert not w.start_training()
-    assert shown and "hidden" in shown[0]
+    assert message_boxes and "hidden" in message_boxes[0][1]
     assert w.thread is None
 
 
-def test_divergence_is_reported(make_window, qtbot, monkeypatch):
-    from PySide6.QtWidgets import QMessageBox
-
+def test_divergence_is_reported(make_window, qtbot, monkeypatch, message_boxes):
     from workbench.models.autoencoder import AutoEncoder
 
-    shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
     real_step = AutoEncoder.train_step
     calls = []
 
@@ -153,14 +146,14 @@ def test_divergence_is_reported(make_window, qtbot, monkeypatch):
         return {"loss": float("nan")} if len(calls) > 5 else out
 
     monkeypatch.setattr(AutoEncoder, "train_step", exploding_step)
-    w = make_window()
+    w = make_window(in_process=False)  # the patch lives in this process
     w.select_model("ae_mlp")
     _short(w, steps=200)
     with qtbot.waitSignal(w.training_finished, timeout=60_000) as blocker:
         w.start_training()
     ev = blocker.args[0]
     assert ev.reason == "diverged" and ev.step == 5
-    assert shown and "diverged" in shown[0] and "step 6" in shown[0]
+    assert message_boxes and "diverged" in message_boxes[0][1] and "step 6" in message_boxes[0][1]
     qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
 
 
@@ -209,11 +202,41 @@ def test_open_run_shows_curves_and_continue(make_window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
 
 
-def test_open_bad_run_dir_gives_message(make_window, tmp_path, monkeypatch):
-    from PySide6.QtWidgets import QMessageBox
-
-    shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+def test_open_bad_run_dir_gives_message(make_window, tmp_path, message_boxes):
     w = make_window()
     assert not w.open_run(tmp_path / "nope")
-    assert shown and "not a run directory" in shown[0]
+    assert message_boxes and "not a run directory" in message_boxes[0][1]
+
+
+@pytest.mark.parametrize("in_process", [True, False], ids=["process", "thread"])
+def test_both_runners_train_and_stop(make_window, qtbot, in_process):
+    from workbench.ui.workers import TrainingProcess, TrainingThread
+
+    w = make_window(in_process=in_process)
+    _short(w, steps=100_000)
+    assert w.start_training()
+    assert isinstance(w.thread, TrainingProcess if in_process else TrainingThread)
+    qtbot.waitUntil(lambda: w.plots.point_count("train") > 0, timeout=60_000)
+    with qtbot.waitSignal(w.training_finished, timeout=30_000) as blocker:
+        w.stop_training()
+    assert blocker.args[0].reason == "stopped"
+    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+    assert list((w.run_dir / "checkpoints").glob("*.state.pt"))
+
+
+def test_crash_of_training_process_leaves_window_up(make_window, qtbot, message_boxes):
+    w = make_window(in_process=True)
+    _short(w, steps=100_000)
+    w.start_training()
+    qtbot.waitUntil(lambda: w.plots.point_count("train") > 0, timeout=60_000)
+    with qtbot.waitSignal(w.training_finished, timeout=30_000) as blocker:
+        w.thread.process.kill()  # as if a kernel segfaulted or the OOM killer struck
+    assert blocker.args[0] is None
+    assert message_boxes and "ended unexpectedly" in message_boxes[-1][1]
+    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+    assert w.isVisible() and w.train_button.isEnabled()
+    _short(w, steps=4)  # and the next run works
+    with qtbot.waitSignal(w.training_finished, timeout=60_000) as blocker:
+        w.start_training()
+    assert blocker.args[0].reason == "completed"
+    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)

@@ -11,7 +11,7 @@ import json
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QGroupBox, QHBoxLayout,
                                QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
@@ -26,7 +26,7 @@ from workbench.ui.forms import ConfigForm
 from workbench.ui.jobs import LatestOnly
 from workbench.ui.panels.image_grid import ImageGridView
 from workbench.ui.panels.loss_plots import LossPlots
-from workbench.ui.workers import TrainingThread
+from workbench.ui.workers import TrainingProcess, TrainingThread, warm_up_process_runner
 
 DEFAULT_MODEL = "vae_mlp"
 DEFAULT_DATASET = "mnist5k"
@@ -51,7 +51,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or app_settings()
         self.workspace = workspace
         self.setWindowTitle("genworkbench")
-        self.thread: TrainingThread | None = None
+        self.thread: TrainingThread | TrainingProcess | None = None
         self.model_infos: dict = {}
         self.model_configs: dict[str, object] = {}  # edited configs per model, this session
         self.current_model: str | None = None
@@ -61,7 +61,12 @@ class MainWindow(QMainWindow):
         self.total_steps = 0
         self.snapshot: dict | None = None  # {"model", "config", "spec", "state", "step"}
         self.decode_jobs = LatestOnly("decode")
-        self._last_status = 0.0
+        self._last_metrics = None
+        self._last_ips = 0.0
+        self.status_timer = QTimer(self)
+        self.status_timer.setInterval(250)
+        self.status_timer.timeout.connect(self._refresh_status)
+        self.status_timer.start()
         self._build_ui()
         self._build_actions()
         self._restore_state()
@@ -190,12 +195,22 @@ class MainWindow(QMainWindow):
         self.act_continue = action("&Continue opened run", self.continue_run, None,
                                    "Resume the opened run from its newest checkpoint, exactly "
                                    "(weights, optimizer, RNG), up to the steps/epochs set below")
+        self.act_in_process = action(
+            "Train in a separate &process", lambda on: None, None,
+            "Run training in its own process: the window never competes with it for Python's "
+            "GIL, and a crash in training cannot close the window. Off: a thread in this process.")
+        self.act_in_process.setCheckable(True)
+        self.act_in_process.setChecked(
+            str(self.settings.value("train_in_process", "true")).lower() == "true")
         self.act_resample = action("&New samples", self.resample, "Ctrl+R",
                                    "Decode a fresh grid from random codes (from a snapshot "
                                    "of the weights, never the live model)")
         self.act_autorange = action("&Reset plot zoom", lambda: self.plots.auto_range(), "Ctrl+0")
         self.act_logy = action("&Logarithmic loss axis", lambda on: self.plots.set_log_y(on))
         self.act_logy.setCheckable(True)
+        self.act_grid = action("Show &grid", lambda on: self.plots.set_grid(on), None,
+                               "Grid lines behind the curves (each redraw then costs more)")
+        self.act_grid.setCheckable(True)
         self.act_about = action("&About genworkbench", self.about)
 
         mb = self.menuBar()
@@ -208,10 +223,13 @@ class MainWindow(QMainWindow):
         for a in (self.act_train, self.act_pause, self.act_stop, self.act_continue):
             m.addAction(a)
         m.addSeparator()
+        m.addAction(self.act_in_process)
+        m.addSeparator()
         m.addAction(self.act_resample)
         m = mb.addMenu("&View")
         m.addAction(self.act_autorange)
         m.addAction(self.act_logy)
+        m.addAction(self.act_grid)
         m.addSeparator()
         m.addAction(self.dock.toggleViewAction())
         m = mb.addMenu("&Help")
@@ -353,13 +371,8 @@ class MainWindow(QMainWindow):
 
         resume = bool(resume_dir)
         run_dir = Path(resume_dir) if resume else new_run_dir(name, self.workspace)
-
-        def make_trainer():
-            from workbench.data import load_dataset
-            from workbench.engine.trainer import Trainer
-
-            return Trainer(name, load_dataset(dataset), settings, config=config,
-                           run_dir=run_dir, resume=resume)
+        job = {"model": name, "dataset": dataset, "config": C.to_dict(config),
+               "settings": C.to_dict(settings), "run_dir": run_dir, "resume": resume}
 
         self.run_dir = run_dir
         self.opened_run = None
@@ -368,7 +381,8 @@ class MainWindow(QMainWindow):
             self.samples_view.clear_image()
             self.recon_view.clear_image()
         self.snapshot = None
-        t = TrainingThread(make_trainer, self)
+        runner = TrainingProcess if self.act_in_process.isChecked() else TrainingThread
+        t = runner(job, self)
         t.started_run.connect(self._on_started)
         t.metrics.connect(self._on_metrics)
         t.grids.connect(self._on_grids)
@@ -378,6 +392,7 @@ class MainWindow(QMainWindow):
         t.finished.connect(self._on_thread_done)
         self.thread = t
         self._snapshot_meta = (name, config)
+        self.settings.setValue("train_in_process", self.act_in_process.isChecked())
         self.progress.setValue(0)
         self.progress.show()
         self.status_label.setText(f"Preparing {name} on {dataset}…")
@@ -407,6 +422,7 @@ class MainWindow(QMainWindow):
 
     def _on_started(self, ev) -> None:
         self.total_steps = ev.total_steps
+        self.plots.set_total_steps(ev.total_steps)
         self.progress.setRange(0, max(ev.total_steps, 1))
         self.progress.setValue(ev.start_step)
         self.progress.setFormat(f"%v / {ev.total_steps} steps")
@@ -415,18 +431,23 @@ class MainWindow(QMainWindow):
 
     def _on_metrics(self, batch) -> None:
         self.plots.add(batch)
-        last = batch[-1]
+        self._last_metrics = batch[-1]
+        ips = next((m.images_per_s for m in reversed(batch) if m.phase == "train"), None)
+        if ips is not None:
+            self._last_ips = ips
+
+    def _refresh_status(self) -> None:
+        """Progress and status text at a human pace (each repaint costs the trainer CPU)."""
+        last = self._last_metrics
+        if last is None or not self.training:
+            return
+        self._last_metrics = None
         self.progress.setValue(last.step)
-        now = time.perf_counter()
-        if now - self._last_status > 0.25:  # status text at a human pace
-            self._last_status = now
-            ips = next((m.images_per_s for m in reversed(batch) if m.phase == "train"), 0.0)
-            loss = last.values.get("loss")
-            loss_txt = f" · loss {loss:.4g}" if loss is not None else ""
-            self.status_label.setText(
-                f"step {last.step}/{self.total_steps} · epoch {last.epoch + 1} · "
-                f"{ips:,.0f} img/s{loss_txt}" + (" · paused" if self.thread and
-                                                 self.thread.paused else ""))
+        loss = last.values.get("loss")
+        loss_txt = f" · loss {loss:.4g}" if loss is not None else ""
+        paused = " · paused" if self.thread.paused else ""
+        self.status_label.setText(f"step {last.step}/{self.total_steps} · epoch {last.epoch + 1}"
+                                  f" · {self._last_ips:,.0f} img/s{loss_txt}{paused}")
 
     def _on_grids(self, pics) -> None:
         if pics["samples"] is not None:
@@ -437,7 +458,7 @@ class MainWindow(QMainWindow):
     def _on_snapshot(self, snap) -> None:
         name, config = self._snapshot_meta
         self.snapshot = {"model": name, "config": config, "state": snap["state"],
-                         "step": snap["step"], "spec": self.thread.trainer.data.spec}
+                         "step": snap["step"], "spec": snap["spec"]}
 
     def _on_finished(self, ev) -> None:
         if ev.reason == "diverged":
@@ -641,6 +662,10 @@ def _import_backend():
     from workbench.data.builtin import list_datasets
 
     infos = {n: get_model_info(n) for n in list_models()}
+    try:  # the fork server imports torch once, now, so Train starts promptly later
+        warm_up_process_runner()
+    except (OSError, RuntimeError):
+        pass  # no fork server: the process runner falls back to spawning
     return infos, list_datasets()
 
 
@@ -660,7 +685,7 @@ def _decode_grid(snap: dict, seed: int):
         _decoder_cache.clear()
         model = create_model(snap["model"], data=snap["spec"], config=snap["config"])
         _decoder_cache[key] = model
-    model.load_state_dict(snap["state"])
+    model.load_state_dict({k: torch.as_tensor(v) for k, v in snap["state"].items()})
     model.eval()
     if not model.can("sample"):
         return None

@@ -1,118 +1,179 @@
-"""The training thread: runs `Trainer.fit()` off the GUI thread and forwards its events as Qt
-signals, throttled at the source (~20 emissions/s) so the GUI thread never drowns."""
+"""Training off the GUI thread, its events forwarded as Qt signals, throttled at the source
+(~20 metric emissions/s) so the GUI thread never drowns.
+
+Two interchangeable runners with the same signals and controls:
+- `TrainingProcess` (the default where a fork server exists): the loop runs in a child process
+  (engine/remote.py); this QThread only relays its messages. Painting never competes with
+  training for the GIL, and a crash in training cannot take the window down.
+- `TrainingThread`: the loop runs in this QThread, in-process (tests patch models this way)."""
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
+import sys
 import threading
-import time
 import traceback
 
 from PySide6.QtCore import QThread, Signal
 
-EMIT_INTERVAL_S = 0.05  # at most ~20 metric emissions per second
 
+class _Runner(QThread):
+    """Signals and controls shared by both runners; subclasses deliver the commands."""
 
-class TrainingThread(QThread):
     started_run = Signal(object)  # engine.events.Started
     metrics = Signal(list)  # [engine.events.Metrics, ...] batched
     grids = Signal(object)  # {"step", "samples", "reconstructions"}: uint8 pictures
-    snapshot = Signal(object)  # {"step", "state"}: CPU copy of the weights, for decoding
+    snapshot = Signal(object)  # {"step", "state", "spec"}: CPU copy of the weights, for decoding
     checkpoint = Signal(object)  # engine.events.CheckpointSaved
     finished_run = Signal(object)  # engine.events.Finished
     failed = Signal(str)  # a message for the user (WorkbenchError) or a traceback
 
-    def __init__(self, make_trainer, parent=None):
-        """`make_trainer()` builds the Trainer inside the thread (it loads the dataset)."""
+    def __init__(self, job: dict, parent=None):
+        """`job`: model, dataset, config and settings (as dicts), run_dir, resume."""
         super().__init__(parent)
-        self._make_trainer = make_trainer
-        self.trainer = None
-        self._running = threading.Event()
-        self._running.set()
-        self._stop = threading.Event()
-        self.paused_seconds = 0.0
-
-    # -- control (any thread) -------------------------------------------------------------------
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
+        self.job = job
+        self._paused = False
 
     @property
     def paused(self) -> bool:
-        return not self._running.is_set()
+        return self._paused
+
+    def pause(self) -> None:
+        self._paused = True
+        self._command("pause")
+
+    def resume(self) -> None:
+        self._paused = False
+        self._command("resume")
 
     def stop(self) -> None:
-        self._stop.set()
-        if self.trainer is not None:
-            self.trainer.stop()
-        self._running.set()
+        """End after the current step (a checkpoint is saved), paused or not."""
+        self._paused = False
+        self._command("stop")
 
-    # -- the thread -----------------------------------------------------------------------------
+    def _signal_for(self, kind: str):
+        return {"started": self.started_run, "metrics": self.metrics, "grids": self.grids,
+                "snapshot": self.snapshot, "checkpoint": self.checkpoint,
+                "finished": self.finished_run, "failed": self.failed}[kind]
+
+    def _command(self, cmd: str) -> None:
+        """Deliver "pause", "resume" or "stop" to the loop; each runner has its own channel."""
+
+
+class TrainingThread(_Runner):
+    """In-process runner: the loop runs in this QThread."""
+
+    def __init__(self, job: dict, parent=None):
+        super().__init__(job, parent)
+        self.trainer = None
+        self._commands: queue.Queue[str] = queue.Queue()
+
+    def _command(self, cmd: str) -> None:
+        self._commands.put(cmd)
+
     def run(self) -> None:
         from workbench.core.errors import WorkbenchError
-        from workbench.engine.events import (CheckpointSaved, Finished, Metrics, Samples,
-                                             Started)
+        from workbench.engine.remote import make_trainer, relay
 
-        pending: list = []
-        last_emit = 0.0
+        def send(msg):
+            self._signal_for(msg[0]).emit(msg[1])
+
+        def poll():
+            try:
+                return self._commands.get_nowait()
+            except queue.Empty:
+                return None
+
         try:
-            self.trainer = self._make_trainer()
-            if self._stop.is_set():
-                self.trainer.stop()
-            for ev in self.trainer.fit():
-                if not self._running.is_set():
-                    t = time.perf_counter()
-                    self._running.wait()
-                    self.paused_seconds += time.perf_counter() - t
-                if isinstance(ev, Metrics):
-                    pending.append(ev)
-                    now = time.perf_counter()
-                    if now - last_emit >= EMIT_INTERVAL_S:
-                        self.metrics.emit(pending)
-                        pending, last_emit = [], now
-                    continue
-                if pending:
-                    self.metrics.emit(pending)
-                    pending, last_emit = [], time.perf_counter()
-                if isinstance(ev, Started):
-                    self.started_run.emit(ev)
-                elif isinstance(ev, Samples):
-                    self.grids.emit(self._pictures(ev))
-                    self.snapshot.emit({"step": ev.step, "state": self._copy_weights()})
-                elif isinstance(ev, CheckpointSaved):
-                    self.checkpoint.emit(ev)
-                elif isinstance(ev, Finished):
-                    self.finished_run.emit(ev)
+            self.trainer = make_trainer(self.job)
+            relay(self.trainer, send, poll, self._commands.get)
         except WorkbenchError as e:
             self.failed.emit(str(e))
         except Exception:  # a bug: show it rather than dying silently in a thread
             self.failed.emit(traceback.format_exc())
+
+
+_CONTEXT = None
+
+
+def process_context():
+    """A fork server with torch preloaded where the platform has one (Linux); else spawn."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        if sys.platform.startswith("linux"):
+            _CONTEXT = multiprocessing.get_context("forkserver")
+            _CONTEXT.set_forkserver_preload(["workbench.engine.preload"])
+        else:
+            _CONTEXT = multiprocessing.get_context("spawn")
+    return _CONTEXT
+
+
+def warm_up_process_runner() -> None:
+    """Start the fork server now (it imports torch once), so Train starts promptly later."""
+    ctx = process_context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+class TrainingProcess(_Runner):
+    """Out-of-process runner; this thread relays the child's messages as signals."""
+
+    def __init__(self, job: dict, parent=None):
+        super().__init__(job, parent)
+        self._cmd_send = None
+        self._lock = threading.Lock()
+        self._stop_requested = False
+        self.process = None
+
+    def _command(self, cmd: str) -> None:
+        if cmd == "stop":
+            self._stop_requested = True
+        with self._lock:
+            if self._cmd_send is not None:
+                try:
+                    self._cmd_send.send(cmd)
+                except (OSError, ValueError):  # the child has already gone
+                    pass
+
+    def run(self) -> None:
+        from workbench.engine import remote
+
+        ctx = process_context()
+        ev_recv, ev_send = ctx.Pipe(duplex=False)
+        cmd_recv, cmd_send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=remote.child_main, args=(self.job, ev_send, cmd_recv),
+                           name="genworkbench-training", daemon=True)
+        proc.start()
+        self.process = proc
+        ev_send.close()
+        cmd_recv.close()
+        with self._lock:
+            self._cmd_send = cmd_send
+        if self._stop_requested:
+            self._command("stop")
+        ended = False
+        try:
+            while True:
+                try:
+                    kind, payload = ev_recv.recv()
+                except (EOFError, OSError):
+                    break
+                self._signal_for(kind).emit(payload)
+                ended = ended or kind in ("finished", "failed")
         finally:
-            if pending:
-                self.metrics.emit(pending)
-
-    def _copy_weights(self) -> dict:
-        model = self.trainer.model
-        return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
-    @staticmethod
-    def _pictures(ev) -> dict:
-        """Sample/reconstruction grids as uint8 pictures, built here, off the GUI thread."""
-        import numpy as np
-
-        from workbench.analysis.sheets import sheet_array
-
-        out = {"step": ev.step, "samples": None, "reconstructions": None}
-        if ev.samples is not None:
-            out["samples"] = sheet_array(ev.samples, nrow=8)
-        if ev.reconstructions is not None:
-            n = len(ev.inputs)
-            if ev.inputs.ndim == 2:
-                out["reconstructions"] = sheet_array(ev.reconstructions)
-            else:  # inputs on odd rows, their reconstructions right below
-                rows = []
-                for a in range(0, n, 8):
-                    rows += [ev.inputs[a:a + 8], ev.reconstructions[a:a + 8]]
-                out["reconstructions"] = sheet_array(np.concatenate(rows), nrow=8)
-        return out
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+            with self._lock:
+                self._cmd_send = None
+                cmd_send.close()
+            ev_recv.close()
+        if not ended:
+            code = proc.exitcode
+            self.failed.emit(f"The training process ended unexpectedly (exit code {code}). "
+                             "The window is unaffected; the last checkpoint in the run "
+                             "directory is intact.")

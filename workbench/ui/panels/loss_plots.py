@@ -1,6 +1,11 @@
 """Live loss curves: one plot per metric group of the model, train (solid) and validation
 (dashed, dots). Curves are created once per run and fed with setData from a paced timer, so a
-flood of metrics costs one redraw per tick, not one per event."""
+flood of metrics costs one redraw per tick, not one per event.
+
+Repainting axes is the expensive part of a redraw (tick text layout), so the view does not
+auto-range on every update: the x axis spans the whole run from the start, and the y range only
+moves when the data leaves it or fills less than a third of it. A plot the user zooms or pans
+stops following until View → Reset plot zoom."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QStackedWidget
 
-REDRAW_MS = 100
+REDRAW_MS = 250
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"]
 
 
@@ -37,27 +42,39 @@ class LossPlots(QStackedWidget):
         self.addWidget(self.glw)
         self.plots: dict[str, pg.PlotItem] = {}
         self.series: dict[tuple[str, str], _Series] = {}  # (phase, metric) -> series
+        self._plot_series: dict[str, list[_Series]] = {}
+        self._following: dict[str, bool] = {}  # plot title -> the view follows the data
+        self._total_steps = 0
         self._dirty = False
         self._log_y = False
+        self._grid = False  # grid lines make every curve update repaint the axes (~2x the cost)
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_MS)
         self.timer.timeout.connect(self.redraw)
         self.timer.start()
 
     # -- layout of a run ------------------------------------------------------------------------
-    def setup(self, groups) -> None:
+    def setup(self, groups, total_steps: int = 0) -> None:
         """Create the plots and curves for `groups` = ((title, (metric, ...)), ...)."""
         self.glw.clear()
         self.plots.clear()
         self.series.clear()
+        self._plot_series.clear()
+        self._following.clear()
+        self._total_steps = total_steps
         for col, (title, names) in enumerate(groups):
             p = self.glw.addPlot(row=0, col=col, title=title)
-            p.showGrid(x=True, y=True, alpha=0.25)
+            p.showGrid(x=self._grid, y=self._grid, alpha=0.25)
             p.setLabel("bottom", "step")
             p.addLegend(offset=(-10, 10))
             p.setClipToView(True)
             p.setDownsampling(auto=True, mode="peak")
             p.setLogMode(False, self._log_y)
+            p.disableAutoRange()
+            p.getViewBox().sigRangeChangedManually.connect(
+                lambda *_a, t=title: self._following.__setitem__(t, False))
+            self._following[title] = True
+            self._plot_series[title] = []
             for i, name in enumerate(names):
                 color = COLORS[(col + i) % len(COLORS)]
                 train = p.plot([], [], pen=pg.mkPen(color, width=2), name=f"{name} (train)")
@@ -66,6 +83,8 @@ class LossPlots(QStackedWidget):
                              name=f"{name} (val)")
                 self.series[("train", name)] = _Series(train)
                 self.series[("val", name)] = _Series(val)
+                self._plot_series[title] += [self.series[("train", name)],
+                                             self.series[("val", name)]]
             self.plots[title] = p
         self.setCurrentIndex(1 if groups else 0)
 
@@ -89,6 +108,9 @@ class LossPlots(QStackedWidget):
     def point_count(self, phase: str = "train") -> int:
         return sum(len(s.x) for (ph, _), s in self.series.items() if ph == phase)
 
+    def set_total_steps(self, total: int) -> None:
+        self._total_steps = total
+
     def redraw(self) -> None:
         if not self._dirty:
             return
@@ -98,13 +120,44 @@ class LossPlots(QStackedWidget):
                 s.curve.setData(np.asarray(s.x, float), np.asarray(s.y, float))
             else:
                 s.curve.setData([], [])
+        for title, p in self.plots.items():
+            if self._following.get(title):
+                self._follow(p, self._plot_series[title])
+
+    def _follow(self, p: pg.PlotItem, series: list[_Series]) -> None:
+        """Move the view only when the data leaves it (or fills little of it)."""
+        xs = [x for s in series for x in s.x[-1:]]
+        ys = np.concatenate([np.asarray(s.y, float) for s in series if s.y] or [np.zeros(0)])
+        ys = ys[np.isfinite(ys)]
+        if self._log_y:
+            ys = np.log10(ys[ys > 0])
+        if not xs or not len(ys):
+            return
+        vb = p.getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        x_end = max(self._total_steps, max(xs))
+        if abs(x1 - x_end) > 1e-9 * max(1.0, x_end) or x0 != 0:
+            vb.setXRange(0, x_end, padding=0.02)
+        lo, hi = float(ys.min()), float(ys.max())
+        span = max(hi - lo, 1e-12 * max(1.0, abs(hi)))
+        if lo < y0 or hi > y1 or span < (y1 - y0) / 3:
+            vb.setYRange(lo, hi, padding=0.05)
 
     # -- view -----------------------------------------------------------------------------------
     def set_log_y(self, on: bool) -> None:
         self._log_y = on
         for p in self.plots.values():
             p.setLogMode(False, on)
+        self.auto_range()
+
+    def set_grid(self, on: bool) -> None:
+        self._grid = on
+        for p in self.plots.values():
+            p.showGrid(x=on, y=on, alpha=0.25)
 
     def auto_range(self) -> None:
-        for p in self.plots.values():
-            p.enableAutoRange()
+        """Follow the data again in every plot (undoes the user's zoom)."""
+        for title in self._following:
+            self._following[title] = True
+        self._dirty = True
+        self.redraw()
