@@ -164,7 +164,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
         self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
+        self.progress.setFixedWidth(200)
         self.progress.setTextVisible(True)
         self.progress.hide()
         self.status_label = QLabel("Starting…")
@@ -425,7 +425,8 @@ class MainWindow(QMainWindow):
         self.plots.set_total_steps(ev.total_steps)
         self.progress.setRange(0, max(ev.total_steps, 1))
         self.progress.setValue(ev.start_step)
-        self.progress.setFormat(f"%v / {ev.total_steps} steps")
+        self.progress.setFormat("%v / %m")
+        self.progress.setToolTip("Optimisation steps done / planned")
         self.status_label.setText(f"Training {ev.model} on {ev.device}, batch {ev.batch_size}, "
                                   f"{ev.total_steps} steps ({ev.steps_per_epoch} per epoch)")
 

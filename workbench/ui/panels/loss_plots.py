@@ -66,7 +66,7 @@ class LossPlots(QStackedWidget):
             p = self.glw.addPlot(row=0, col=col, title=title)
             p.showGrid(x=self._grid, y=self._grid, alpha=0.25)
             p.setLabel("bottom", "step")
-            p.addLegend(offset=(-10, 10))
+            p.addLegend(offset=(-10, 10), brush=(255, 255, 255, 200))
             p.setClipToView(True)
             p.setDownsampling(auto=True, mode="peak")
             p.setLogMode(False, self._log_y)
