@@ -183,10 +183,12 @@ def test_eval_json(vae_run, capsys):
     result = json.loads(out)
     assert result["model"] == "vae_mlp" and result["step"] == 20
     assert result["dataset"] == "mnist5k" and result["n_val"] == 500
-    assert set(result["val"]) == {"loss", "recon", "kl"}
+    assert set(result["val"]) == {"loss", "recon", "kl", "elbo", "iwae"}
     assert all(np.isfinite(v) for v in result["val"].values())
     assert result["val"]["loss"] == pytest.approx(result["val"]["recon"] + result["val"]["kl"],
                                                   rel=1e-5)
+    assert result["val"]["elbo"] == pytest.approx(-result["val"]["loss"], rel=1e-5)
+    assert result["val"]["iwae"] > result["val"]["elbo"]
     # the same numbers on a second call (evaluation is seeded)
     assert json.loads(cli(capsys, "eval", vae_run, "--json", "--device", "cpu")[1]) == result
     code, out, _ = cli(capsys, "eval", vae_run, "--device", "cpu")

@@ -189,7 +189,7 @@ def cmd_eval(args) -> int:
     device = resolve_device(args.device)
     model = run.load_model(device)
     data = load_dataset(run.meta["dataset"]["name"]).to(device)
-    vals = evaluate(model, data, device, seed=int(run.meta.get("seed", 0)))
+    vals = evaluate(model, data, device, seed=int(run.meta.get("seed", 0)), full=True)
     result = {"run": str(run.path), "model": run.model_name, "step": model.loaded_step,
               "dataset": data.name, "n_val": data.n_val, "val": vals}
     if args.json:

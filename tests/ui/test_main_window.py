@@ -47,8 +47,8 @@ def test_train_from_window_curves_and_grids(make_window, qtbot, tmp_path):
     assert ev.reason == "completed" and ev.step == 30
     qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
     w.plots.redraw()
-    assert w.plots.point_count("train") == 3 * 15  # loss, recon, kl every 2 steps
-    assert w.plots.point_count("val") == 3
+    assert w.plots.point_count("train") == 4 * 15  # loss, recon, kl, elbo every 2 steps
+    assert w.plots.point_count("val") == 5  # the same and iwae, once
     xs, ys = w.plots.series[("train", "loss")].curve.getData()
     assert len(xs) == 15 and xs[-1] == 30 and ys[-1] < ys[0]
     assert w.samples_view.array is not None and w.recon_view.array is not None
@@ -240,3 +240,12 @@ def test_crash_of_training_process_leaves_window_up(make_window, qtbot, message_
         w.start_training()
     assert blocker.args[0].reason == "completed"
     qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+
+
+def test_empty_views_say_what_a_model_lacks(make_window):
+    w = make_window()
+    w.select_model("ae_mlp")
+    assert "no prior" in w.samples_view.text()
+    assert "held-out" in w.recon_view.text()
+    w.select_model("vae_mlp")
+    assert "Samples from the prior" in w.samples_view.text()

@@ -78,8 +78,10 @@ def isolated_rng(device, seed: int):
         yield
 
 
-def evaluate(model, data, device, seed: int = 0, batch_size: int = 256) -> dict[str, float]:
-    """Validation losses over the whole validation set (example-weighted means)."""
+def evaluate(model, data, device, seed: int = 0, batch_size: int = 256,
+             full: bool = False) -> dict[str, float]:
+    """Validation losses over the whole validation set (example-weighted means); `full` adds
+    the model's expensive metrics (see GenerativeModel.eval_step)."""
     totals: dict[str, float] = {}
     n_val = data.n_val
     was_training = model.training
@@ -88,7 +90,7 @@ def evaluate(model, data, device, seed: int = 0, batch_size: int = 256) -> dict[
         for a in range(0, n_val, batch_size):
             x = data.x_val[a:a + batch_size]
             y = data.y_val[a:a + batch_size] if data.y_val is not None else None
-            for k, v in model.eval_step(x, y).items():
+            for k, v in model.eval_step(x, y, full=full).items():
                 totals[k] = totals.get(k, 0.0) + v * x.shape[0]
         model.train(was_training)
     return {k: v / max(n_val, 1) for k, v in totals.items()}
@@ -226,7 +228,7 @@ class Trainer:
                 yield Metrics(step, epoch, "train", means, elapsed, ips)
 
             if step % val_every == 0 or step == total:
-                vals = self.validate(model, data, device)
+                vals = self.validate(model, data, device, full=step == total)
                 if run:
                     run.append_metrics([metric_record(step, epoch, elapsed, vals, "val_")])
                 yield Metrics(step, epoch, "val", vals, elapsed)
@@ -256,8 +258,9 @@ class Trainer:
         yield Finished(step, reason, msg, ck_path)
 
     # -- side work, under an isolated RNG ---------------------------------------------------------
-    def validate(self, model, data, device) -> dict[str, float]:
-        return evaluate(model, data, device, self.settings.seed, max(self.settings.batch_size, 256))
+    def validate(self, model, data, device, full: bool = False) -> dict[str, float]:
+        return evaluate(model, data, device, self.settings.seed,
+                        max(self.settings.batch_size, 256), full=full)
 
     def grids(self, model, data, device, step: int) -> Samples:
         import torch

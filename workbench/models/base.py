@@ -5,7 +5,7 @@ trainer never needs to know the family. What a model can do beyond training is a
 checked with `model.can("encode")`, never with isinstance:
 
     train_step(x, y) -> dict[str, float]      one update; losses as plain floats
-    eval_step(x, y) -> dict[str, float]       validation losses, no update (per-example means)
+    eval_step(x, y, full=False) -> dict        validation losses, no update (full: costly extras)
     encode(x, y=None) -> codes                 (AEs, VAEs)
     decode(z, y=None) -> data                  (AEs, VAEs)
     sample(n, labels=None, generator=None)     (VAEs, GANs)
@@ -53,8 +53,13 @@ class GenerativeModel(nn.Module, ABC):
         """One update of every player on the batch; returns the losses as floats."""
 
     @abstractmethod
-    def eval_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
-        """Validation losses on the batch (per-example means), without any update."""
+    def eval_step(self, x: torch.Tensor, y: torch.Tensor | None,
+                  full: bool = False) -> dict[str, float]:
+        """Validation losses on the batch (per-example means), without any update.
+
+        `full` adds the expensive metrics (a VAE's importance-weighted log-likelihood): the
+        trainer asks for them at the end of training and `genworkbench eval` always; the
+        per-epoch validation passes stay cheap."""
 
     # -- capabilities ---------------------------------------------------------------------------
     def can(self, capability: str) -> bool:

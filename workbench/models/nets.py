@@ -72,7 +72,9 @@ class ConvDecoder(nn.Module):
 
 def flat_encoder(arch: str, shape: tuple[int, ...], hidden: tuple[int, ...],
                  channels: tuple[int, ...], out_dim: int) -> nn.Module:
-    """Data -> vector: an MLP on the flattened input, or the convolutional encoder."""
+    """Data -> vector: an MLP on the flattened input, one linear map, or the convolutional encoder."""
+    if arch == "linear":
+        return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(shape), out_dim))
     if arch == "conv":
         if len(shape) != 3:
             from workbench.core.errors import ConfigError
@@ -85,20 +87,29 @@ def flat_encoder(arch: str, shape: tuple[int, ...], hidden: tuple[int, ...],
 def flat_decoder(arch: str, in_dim: int, shape: tuple[int, ...], hidden: tuple[int, ...],
                  channels: tuple[int, ...]) -> nn.Module:
     """Vector -> raw network output shaped like the data (logits for images)."""
+    if arch == "linear":
+        return nn.Sequential(nn.Linear(in_dim, math.prod(shape)), nn.Unflatten(1, tuple(shape)))
     if arch == "conv":
         return ConvDecoder(in_dim, shape, channels)
     return nn.Sequential(mlp([in_dim, *reversed(hidden), math.prod(shape)]),
                          nn.Unflatten(1, tuple(shape)))
 
 
-def reconstruction_loss(out, x, likelihood: str, kind: str):
-    """Per-example negative log-likelihood summed over pixels, averaged over the batch.
+def reconstruction_nll(out, x, likelihood: str, squash: bool):
+    """Negative log-likelihood of each example, summed over pixels: a tensor of shape (N,).
 
     `out` is the raw decoder output. Bernoulli (bce) reads it as logits; Gaussian (mse) compares
-    sigmoid(out) for images (raw out for points) with x as a squared error (unit variance, ×½).
+    sigmoid(out) (when `squash`, i.e. images) or out itself with x as a squared error
+    (unit variance, ×½; the constant ½·D·log 2π is left out).
     """
-    n = x.shape[0]
     if likelihood == "bce":
-        return F.binary_cross_entropy_with_logits(out, x, reduction="sum") / n
-    pred = out.sigmoid() if kind == "image" else out
-    return 0.5 * F.mse_loss(pred, x, reduction="sum") / n
+        per_pixel = F.binary_cross_entropy_with_logits(out, x, reduction="none")
+    else:
+        pred = out.sigmoid() if squash else out
+        per_pixel = 0.5 * (pred - x).pow(2)
+    return per_pixel.flatten(1).sum(1)
+
+
+def one_hot(y, num_classes: int):
+    """int64 labels (N,) -> float one-hot rows (N, num_classes)."""
+    return F.one_hot(y.long(), num_classes).float()

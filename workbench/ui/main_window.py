@@ -28,6 +28,10 @@ from workbench.ui.panels.image_grid import ImageGridView
 from workbench.ui.panels.loss_plots import LossPlots
 from workbench.ui.workers import TrainingProcess, TrainingThread, warm_up_process_runner
 
+SAMPLES_HINT = ("Samples from the prior appear here while training\n"
+                "(fixed noise, so you see the same codes improve).")
+RECON_HINT = ("Reconstructions appear here while training:\n"
+              "held-out images above, the model's copy below.")
 DEFAULT_MODEL = "vae_mlp"
 DEFAULT_DATASET = "mnist5k"
 
@@ -141,11 +145,9 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
 
         self.plots = LossPlots()
-        self.samples_view = ImageGridView("Samples from the prior appear here while training\n"
-                                          "(fixed noise, so you see the same codes improve).")
+        self.samples_view = ImageGridView(SAMPLES_HINT)
         self.samples_view.setToolTip("64 samples decoded from fixed noise z ~ N(0, I).")
-        self.recon_view = ImageGridView("Reconstructions appear here while training:\n"
-                                        "held-out digits above, the model's copy below.")
+        self.recon_view = ImageGridView(RECON_HINT)
         self.recon_view.setToolTip("Validation images (odd rows) and their reconstructions "
                                    "(the row below each).")
         grids = QSplitter(Qt.Orientation.Horizontal)
@@ -309,6 +311,15 @@ class MainWindow(QMainWindow):
         self.model_form = ConfigForm(cfg)
         self.model_form.setObjectName("model_form")
         self.model_form.changed.connect(self._on_form_changed)
+        caps = self.model_infos[name].model_cls.class_capabilities()
+        self.samples_view.set_empty_text(
+            SAMPLES_HINT if "sample" in caps else
+            f"{name} cannot draw new samples: an autoencoder has no prior over its codes.\n"
+            "Its reconstructions show what it learned.")
+        self.recon_view.set_empty_text(
+            RECON_HINT if "reconstruct" in caps else
+            f"{name} has no encoder, so there is nothing to reconstruct.\n"
+            "Its samples show what it learned.")
         self.model_box_layout.insertWidget(0, self.model_form)
         self.tabs.setTabText(0, f"Model: {name}")
         self._on_form_changed()

@@ -21,6 +21,12 @@ class ImageGridView(QLabel):
         self.setWordWrap(True)
         self.clear_image()
 
+    def set_empty_text(self, text: str) -> None:
+        """The hint shown while there is no picture (e.g. why this model has none)."""
+        self._empty = text
+        if self._image is None:
+            self.setText(text)
+
     def clear_image(self) -> None:
         self._image, self._array = None, None
         self.setPixmap(QPixmap())

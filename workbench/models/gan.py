@@ -1,0 +1,376 @@
+"""Generative adversarial networks: G maps noise z to data, D tells data from G's samples.
+
+One train_step updates D `d_steps` times (same real batch, fresh fakes each time), then G once.
+The loss pair (minimax, non-saturating, least squares, hinge, Wasserstein) and every stabiliser
+are fields of `GANConfig`, so each can be switched on any variant; the registered variants are
+the course's named GANs with their papers' settings.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from workbench.core.config import param
+from workbench.core.errors import ConfigError
+from workbench.core.registry import register_model
+from workbench.models import gan_losses as L
+from workbench.models import gan_nets as N
+from workbench.models.base import GenerativeModel, floats
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    # -- networks -------------------------------------------------------------------------------
+    arch: Literal["mlp", "conv"] = param(
+        "mlp", help="Fully connected players (mlp) or DCGAN-style convolutional ones (conv: "
+                    "strided convolutions in D, transposed convolutions in G; images only).")
+    latent_dim: int = param(100, min=1, max=1024, label="latent dimension",
+                            help="Size of the noise vector z fed to the generator.")
+    hidden: tuple[int, ...] = param(
+        (512, 256), min=1, max=8192, label="hidden sizes",
+        help="Widths of the MLP discriminator's hidden layers; the generator mirrors them.")
+    channels: tuple[int, ...] = param(
+        (64, 128), min=1, max=1024,
+        help="Channels of D's strided convolutions (each halves the image); G mirrors them.")
+    d_norm: Literal["batch", "layer", "none"] = param(
+        "batch", label="D normalisation",
+        help="Normalisation in D's convolutions after the first: batch norm (DCGAN), layer norm "
+             "(use with gradient penalties, which batch statistics would blur) or none.")
+    init: Literal["default", "dcgan"] = param(
+        "default", help="Weight initialisation: PyTorch's default, or DCGAN's N(0, 0.02).")
+    # -- objective and optimisers ---------------------------------------------------------------
+    loss: Literal[L.LOSSES] = param(
+        "non_saturating",
+        help="The pair of losses. minimax: G minimises log(1 − D(G(z))) (saturates when D wins); "
+             "non_saturating: G minimises −log D(G(z)); least_squares: LSGAN; hinge; "
+             "wasserstein: D is a critic without sigmoid (pair it with clipping or a penalty).")
+    optimizer: Literal["adam", "rmsprop"] = param(
+        "adam", help="Optimiser of both players (WGAN used RMSprop: momentum destabilises it).")
+    lr_g: float = param(2e-4, min=1e-6, max=1.0, log=True, label="G learning rate",
+                        help="Generator step size.")
+    lr_d: float = param(2e-4, min=1e-6, max=1.0, log=True, label="D learning rate",
+                        help="Discriminator step size.")
+    beta1: float = param(0.5, min=0.0, max=0.999, label="Adam β1",
+                         help="Adam's momentum; 0.5 (DCGAN) or 0 (WGAN-GP) is steadier than 0.9.")
+    beta2: float = param(0.999, min=0.0, max=0.9999, label="Adam β2",
+                         help="Adam's second-moment decay.")
+    # -- stabilisers ----------------------------------------------------------------------------
+    d_steps: int = param(1, min=1, max=100, label="D steps per G step",
+                         help="Discriminator updates per generator update (k; n_critic in WGAN).")
+    clip_value: float = param(0.0, min=0.0, max=10.0, label="weight clipping c",
+                              help="After each D step clamp every D weight to [−c, c] (WGAN; "
+                                   "0 = off).")
+    gp_weight: float = param(0.0, min=0.0, max=1000.0, label="gradient penalty λ",
+                             help="WGAN-GP: λ (‖∇D(x̂)‖ − 1)² at interpolates x̂ (0 = off).")
+    r1_gamma: float = param(0.0, min=0.0, max=1000.0, label="R1 penalty γ",
+                            help="γ/2 ‖∇D(x)‖² on real data (0 = off).")
+    instance_noise: float = param(0.0, min=0.0, max=10.0, label="instance noise σ",
+                                  help="Gaussian noise added to every D input, real and fake, so "
+                                       "the two distributions overlap (0 = off).")
+    instance_noise_steps: int = param(
+        0, min=0, max=10_000_000, label="instance noise decay steps",
+        help="σ falls linearly to 0 over this many steps (0 = constant σ).")
+    label_smoothing: float = param(0.0, min=0.0, max=0.5, label="one-sided label smoothing",
+                                   help="D's target for real data is 1 − this (fakes stay 0).")
+    label_flip: float = param(0.0, min=0.0, max=0.5, label="label flip probability",
+                              help="Each D target is swapped (real ↔ fake) with this probability.")
+    minibatch_std: bool = param(False, label="minibatch std-dev",
+                                help="D sees the batch's feature spread, which exposes collapse.")
+    replay_size: int = param(0, min=0, max=100_000, label="replay buffer size",
+                             help="Old fakes kept to show D again (experience replay; 0 = off).")
+    replay_fraction: float = param(0.5, min=0.0, max=1.0, label="replay fraction",
+                                   help="Share of D's fake batch drawn from the replay buffer.")
+    pack: int = param(1, min=1, max=16, label="packing m",
+                      help="PacGAN: D judges m samples at once (all real or all fake).")
+    ema_decay: float = param(0.0, min=0.0, max=0.9999, label="G EMA decay",
+                             help="Sample from an exponential moving average of G's weights "
+                                  "with this decay, e.g. 0.999 (0 = sample from G itself).")
+    unroll_steps: int = param(
+        0, min=0, max=20, label="unrolled D steps",
+        help="G trains against D looked ahead this many updates, then D is restored (unrolled "
+             "GAN, first-order: no gradient through the look-ahead; 0 = off).")
+    # -- InfoGAN codes ----------------------------------------------------------------------------
+    info_categories: int = param(0, min=0, max=100, label="categorical code size",
+                                 help="InfoGAN: one categorical code with this many values.")
+    info_continuous: int = param(0, min=0, max=16, label="continuous codes",
+                                 help="InfoGAN: continuous codes drawn from U(−1, 1).")
+    info_weight: float = param(1.0, min=0.0, max=100.0, label="information weight λ",
+                               help="Weight of the mutual-information term (Q's code error).")
+
+    @property
+    def code_dim(self) -> int:
+        return self.info_categories + self.info_continuous
+
+    def check(self):
+        if self.arch == "conv" and not self.channels:
+            raise ConfigError("channels must name at least one layer for arch=conv, e.g. 64,128")
+        if self.arch == "mlp" and not self.hidden:
+            raise ConfigError("hidden must name at least one layer, e.g. 512,256")
+        if self.code_dim and self.pack > 1:
+            raise ConfigError("InfoGAN codes need one D output per sample: set pack=1")
+
+
+class GAN(GenerativeModel):
+    family = "gan"
+    plot_groups = (("Losses", ("d_loss", "g_loss")), ("D outputs", ("d_real", "d_fake")),
+                   ("Gradient norms", ("grad_d", "grad_g")))
+
+    def __init__(self, config: GANConfig, data):
+        super().__init__(config, data)
+        c = config
+        if c.arch == "conv" and data.kind != "image":
+            raise ConfigError("arch=conv needs image data; use arch=mlp for 2-D points")
+        if self.conditional and not data.num_classes:
+            raise ConfigError("a conditional GAN needs a labelled dataset")
+        g_in = c.latent_dim + c.code_dim + self.num_classes
+        self.G = N.build_generator(c.arch, g_in, data.shape, c.hidden[::-1], c.channels)
+        self.D = N.build_discriminator(c.arch, data.shape, self.num_classes, c.pack, c.hidden,
+                                       c.channels, c.d_norm, c.minibatch_std)
+        if c.init == "dcgan":
+            N.dcgan_init(self.G)
+            N.dcgan_init(self.D)
+        # InfoGAN's Q shares D's trunk; it learns with G (it is in G's optimiser).
+        self.Q = nn.Linear(self.D.head.in_features - int(c.minibatch_std), c.code_dim) \
+            if c.code_dim else None
+        self.g_ema = copy.deepcopy(self.G).requires_grad_(False) if c.ema_decay > 0 else None
+        self.replay = N.FakeReplay(c.replay_size, data.shape) if c.replay_size else None
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))  # for the noise decay
+
+    # -- optimisers ---------------------------------------------------------------------------
+    def configure_optimizers(self):
+        g_params = list(self.G.parameters()) + (list(self.Q.parameters()) if self.Q is not None else [])
+        return {"G": self._optimizer(g_params, self.config.lr_g),
+                "D": self._optimizer(self.D.parameters(), self.config.lr_d)}
+
+    def _optimizer(self, params, lr):
+        if self.config.optimizer == "rmsprop":
+            return torch.optim.RMSprop(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, betas=(self.config.beta1, self.config.beta2))
+
+    # -- the players ----------------------------------------------------------------------------
+    def draw_codes(self, n: int, generator=None):
+        """G's input: z ~ N(0, I), then InfoGAN's one-hot category and U(−1, 1) codes."""
+        c = self.config
+        z = self.prior_noise(n, c.latent_dim, generator)
+        if not c.code_dim:
+            return z, None, None
+        cat = torch.randint(max(c.info_categories, 1), (n,), generator=generator).to(z.device)
+        cont = (torch.rand(n, c.info_continuous, generator=generator) * 2 - 1).to(z.device)
+        onehot = F.one_hot(cat, c.info_categories).to(z.dtype) if c.info_categories else z[:, :0]
+        return torch.cat([z, onehot, cont], dim=1), cat, cont
+
+    def generate(self, g_input, y=None, net=None):
+        if self.conditional:
+            g_input = torch.cat([g_input, F.one_hot(y, self.num_classes).to(g_input.dtype)], 1)
+        return self.to_data_space((self.G if net is None else net)(g_input))
+
+    def discriminate(self, x, y=None, with_features: bool = False):
+        """D's raw outputs (logits or critic values), one per packed group of samples."""
+        if self.config.arch == "mlp":
+            x = x.flatten(1)
+        if self.conditional:
+            x = N.label_features(x, y, self.num_classes)
+        return self.D(N.pack(x, self.config.pack), with_features)
+
+    @torch.no_grad()
+    def sample(self, n: int, labels=None, generator: torch.Generator | None = None):
+        g_input, _, _ = self.draw_codes(n, generator)
+        if self.conditional and labels is None:
+            labels = torch.randint(self.num_classes, (n,), generator=generator)
+        if labels is not None:
+            labels = torch.as_tensor(labels, dtype=torch.long).to(self.device)
+        return self.generate(g_input, labels, net=self.g_ema)
+
+    # -- stabilisers ------------------------------------------------------------------------------
+    def noise_sigma(self) -> float:
+        c = self.config
+        if c.instance_noise_steps == 0:
+            return c.instance_noise
+        return c.instance_noise * max(0.0, 1.0 - int(self.steps) / c.instance_noise_steps)
+
+    def with_instance_noise(self, x):
+        sigma = self.noise_sigma()
+        return x + sigma * torch.randn_like(x) if sigma > 0 else x
+
+    def d_targets(self, n_real: int, n_fake: int, device):
+        """1 − smoothing for reals (one-sided), 0 for fakes; each flipped with label_flip."""
+        c = self.config
+        t = torch.cat([torch.full((n_real,), 1.0 - c.label_smoothing, device=device),
+                       torch.zeros(n_fake, device=device)])
+        if c.label_flip > 0:
+            flip = torch.rand(t.shape, device=device) < c.label_flip
+            t = torch.where(flip, 1.0 - t, t)
+        return t[:n_real], t[n_real:]
+
+    @torch.no_grad()
+    def update_ema(self):
+        d = self.config.ema_decay
+        for p_ema, p in zip(self.g_ema.parameters(), self.G.parameters()):
+            p_ema.lerp_(p, 1.0 - d)
+        for b_ema, b in zip(self.g_ema.buffers(), self.G.buffers()):
+            b_ema.copy_(b)
+
+    # -- training -------------------------------------------------------------------------------
+    def d_step(self, x, y, remember: bool = True):
+        c = self.config
+        fresh = self.generate(self.draw_codes(x.shape[0])[0], y).detach()
+        fake, fake_y = fresh, y
+        if self.replay is not None:
+            fake, fake_y = self.replay.mix(fresh, y, c.replay_fraction)
+            if remember:
+                self.replay.push(fresh, y)
+        d_real = self.discriminate(self.with_instance_noise(x), y)
+        d_fake = self.discriminate(self.with_instance_noise(fake), fake_y)
+        t_real, t_fake = self.d_targets(d_real.shape[0], d_fake.shape[0], x.device)
+        loss = (L.discriminator_loss(d_real, t_real, c.loss)
+                + L.discriminator_loss(d_fake, t_fake, c.loss))
+        penalty = torch.zeros((), device=x.device)
+        critic = lambda v: self.discriminate(v, y)  # noqa: E731  (labels fixed for penalties)
+        if c.gp_weight > 0:
+            penalty = penalty + L.gradient_penalty(critic, x, fresh, c.gp_weight)
+        if c.r1_gamma > 0:
+            penalty = penalty + L.r1_penalty(critic, x, c.r1_gamma)
+        opt = self.optimizers["D"]
+        opt.zero_grad(set_to_none=True)
+        (loss + penalty).backward()
+        grad = L.grad_norm(self.D.parameters())
+        opt.step()
+        if c.clip_value > 0:
+            with torch.no_grad():
+                for p in self.D.parameters():
+                    p.clamp_(-c.clip_value, c.clip_value)
+        # d_loss includes the penalties: it is what D minimised.
+        return dict(d_loss=loss + penalty, d_real=L.mean_output(d_real.detach(), c.loss),
+                    d_fake=L.mean_output(d_fake.detach(), c.loss), grad_d=grad,
+                    penalty=penalty.detach())
+
+    def g_step(self, n, y):
+        c = self.config
+        g_input, cat, cont = self.draw_codes(n)
+        fake = self.generate(g_input, y)
+        d_fake, h = self.discriminate(self.with_instance_noise(fake), y, with_features=True)
+        loss = L.generator_loss(d_fake, c.loss)
+        info = self.information_loss(h, cat, cont) if self.Q is not None else None
+        total = loss + c.info_weight * info if info is not None else loss
+        opt = self.optimizers["G"]
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        grad = L.grad_norm(self.G.parameters())
+        opt.step()
+        out = dict(g_loss=loss, grad_g=grad)
+        if info is not None:
+            out["info"] = info
+        return out
+
+    def information_loss(self, h, cat, cont):
+        """−(lower bound of the mutual information) up to constants: Q's cross-entropy on the
+        category and a unit-variance Gaussian's error on the continuous codes."""
+        c = self.config
+        q = self.Q(h)
+        loss = torch.zeros((), device=h.device)
+        if c.info_categories:
+            loss = loss + F.cross_entropy(q[:, :c.info_categories], cat)
+        if c.info_continuous:
+            loss = loss + 0.5 * (q[:, c.info_categories:] - cont).pow(2).sum(1).mean()
+        return loss
+
+    def train_step(self, x, y=None):
+        c = self.config
+        x, y = self.whole_packs(x, y)
+        for _ in range(c.d_steps):
+            d = self.d_step(x, y)
+        lookahead = self.unroll(x, y) if c.unroll_steps else None
+        g = self.g_step(x.shape[0], y)
+        if lookahead is not None:
+            self.D.load_state_dict(lookahead[0])
+            self.optimizers["D"].load_state_dict(lookahead[1])
+        if self.g_ema is not None:
+            self.update_ema()
+        self.steps += 1
+        extra = {"penalty": d["penalty"]} if c.gp_weight or c.r1_gamma else {}
+        if "info" in g:
+            extra["info"] = g["info"]
+        # `loss` is the registry's headline number: it turns NaN when either player's does.
+        return floats(loss=d["d_loss"] + g["g_loss"], d_loss=d["d_loss"], g_loss=g["g_loss"],
+                      d_real=d["d_real"], d_fake=d["d_fake"], grad_d=d["grad_d"],
+                      grad_g=g["grad_g"], **extra)
+
+    def whole_packs(self, x, y):
+        """Drop the batch's last few samples when they do not fill a pack, so that penalties
+        see exactly the samples D judged."""
+        n = x.shape[0] // self.config.pack * self.config.pack
+        if n == 0:  # a batch smaller than one pack: pack() repeats it
+            return x, y
+        return x[:n], (y[:n] if y is not None else None)
+
+    def unroll(self, x, y):
+        """Save D and its optimiser, then step D ahead so that G answers D's next moves."""
+        saved = (copy.deepcopy(self.D.state_dict()),
+                 copy.deepcopy(self.optimizers["D"].state_dict()))
+        for _ in range(self.config.unroll_steps):
+            self.d_step(x, y, remember=False)
+        return saved
+
+    @torch.no_grad()
+    def eval_step(self, x, y=None, full: bool = False):
+        """D's outputs on the real batch and on as many fresh fakes (no costly extras)."""
+        c = self.config
+        d_real = self.discriminate(x, y)
+        d_fake = self.discriminate(self.generate(self.draw_codes(x.shape[0])[0], y), y)
+        ones, zeros = torch.ones_like(d_real), torch.zeros_like(d_fake)
+        d_loss = (L.discriminator_loss(d_real, ones, c.loss)
+                  + L.discriminator_loss(d_fake, zeros, c.loss))
+        return floats(d_loss=d_loss, g_loss=L.generator_loss(d_fake, c.loss),
+                      d_real=L.mean_output(d_real, c.loss), d_fake=L.mean_output(d_fake, c.loss))
+
+
+class ConditionalGAN(GAN):
+    """Mirza & Osindero: G and D both see the one-hot label."""
+
+    conditional = True
+
+
+# -- registered variants ---------------------------------------------------------------------------
+@register_model(GAN)
+def gan_mlp() -> GANConfig:
+    """The original GAN (Goodfellow et al. 2014): fully connected players, non-saturating loss."""
+    return GANConfig(arch="mlp")
+
+
+@register_model(GAN)
+def dcgan() -> GANConfig:
+    """DCGAN (Radford et al. 2016): strided convolutions, batch norm, LeakyReLU, N(0, 0.02) init."""
+    return GANConfig(arch="conv", channels=(64, 128), d_norm="batch", init="dcgan")
+
+
+@register_model(ConditionalGAN)
+def cgan() -> GANConfig:
+    """Conditional GAN (Mirza & Osindero 2014): G and D see the label; sample any digit."""
+    return GANConfig(arch="mlp")
+
+
+@register_model(GAN)
+def wgan() -> GANConfig:
+    """WGAN (Arjovsky et al. 2017): critic without sigmoid, weight clipping 0.01, RMSprop, n_critic 5."""
+    return GANConfig(arch="conv", loss="wasserstein", optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5,
+                     d_steps=5, clip_value=0.01, init="dcgan")
+
+
+@register_model(GAN)
+def wgan_gp() -> GANConfig:
+    """WGAN-GP (Gulrajani et al. 2017): gradient penalty λ = 10 at per-sample interpolates."""
+    return GANConfig(arch="conv", loss="wasserstein", d_norm="layer", lr_g=1e-4, lr_d=1e-4,
+                     beta1=0.0, beta2=0.9, d_steps=5, gp_weight=10.0)
+
+
+@register_model(GAN)
+def infogan() -> GANConfig:
+    """InfoGAN (Chen et al. 2016): a 10-way categorical and 2 continuous codes, Q head, MI loss."""
+    return GANConfig(arch="conv", latent_dim=62, info_categories=10, info_continuous=2,
+                     init="dcgan", d_norm="batch")
