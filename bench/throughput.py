@@ -439,7 +439,7 @@ def measure_gui_attached(ctx: Context, epochs: int | None = None) -> Sample:
     qs["n"] += 1
     seconds = GUI_SECONDS if (epochs or ctx.inproc_epochs) > 1 else 2.0
     out = ui_latency.in_window(seconds, qs["loop"], qs["app"], qs["work"] / str(qs["n"]),
-                               interact=False)
+                               interact=False, probe=False)
     return {"images": out["images"], "seconds": out["seconds"]}
 
 

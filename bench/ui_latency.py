@@ -51,7 +51,10 @@ def headless(seconds: float) -> float:
     raise RuntimeError("trainer ended early")
 
 
-def in_window(seconds: float, loop, app, workdir: Path, interact: bool = True) -> dict:
+def in_window(seconds: float, loop, app, workdir: Path, interact: bool = True,
+              probe: bool = True) -> dict:
+    """Train in the real window for `seconds`. `probe` runs the 10 ms stall timer (it wakes the
+    GUI 100 times a second, so throughput-only measurements turn it off)."""
     from PySide6.QtCore import QSettings, Qt, QTimer
 
     from workbench.engine.trainer import TrainSettings
@@ -85,7 +88,8 @@ def in_window(seconds: float, loop, app, workdir: Path, interact: bool = True) -
     poke.timeout.connect(interact_once)
     assert w.start_training()
     w.thread.metrics.connect(lambda b: steps.append((time.perf_counter(), b[-1].step)))
-    timer.start()
+    if probe:
+        timer.start()
     if interact:
         poke.start()
 
