@@ -47,9 +47,7 @@ def score_model(model, data, n_samples: int, seed: int = 0):
     with torch.inference_mode():
         if model.can("sample"):
             g = torch.Generator().manual_seed(seed)
-            labels = None
-            if model.conditional:
-                labels = (torch.arange(n_samples) % model.num_classes).to(model.device)
+            labels = model.cycling_labels(n_samples)
             parts = []
             for a in range(0, n_samples, 500):
                 lab = None if labels is None else labels[a:a + 500]

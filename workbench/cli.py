@@ -160,8 +160,8 @@ def cmd_sample(args) -> int:
     if model.conditional:
         if args.label is not None and not 0 <= args.label < model.num_classes:
             raise ConfigError(f"--label must lie in 0..{model.num_classes - 1}")
-        labels = (torch.full((args.n,), args.label) if args.label is not None
-                  else torch.arange(args.n) % model.num_classes).to(model.device)
+        labels = (torch.full((args.n,), args.label, device=model.device)
+                  if args.label is not None else model.cycling_labels(args.n))
     elif args.label is not None:
         raise ConfigError(f"{run.model_name} is not conditional: --label does not apply")
     g = torch.Generator().manual_seed(args.seed)

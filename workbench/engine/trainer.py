@@ -133,6 +133,7 @@ class Trainer:
             seed = int(run.meta["seed"])
             self.settings = s = C.replace(s, seed=seed, batch_size=int(
                 run.meta.get("train", {}).get("batch_size", s.batch_size)))
+            self._check_batch_size()
             model = create_model(self.model_name, data=self.data.spec, config=config).to(device)
             model.setup_optimizers()
             ck, state, self.warnings = run.resume_point(model)
@@ -143,17 +144,20 @@ class Trainer:
         config = self.config if self.config is not None else get_model_info(
             self.model_name).default_config()
         C.validate(config)
+        self._check_batch_size()  # before the run directory exists: a retry can reuse it
         seed_everything(s.seed)
         model = create_model(self.model_name, data=self.data.spec, config=config).to(device)
         model.setup_optimizers()
         run = None
-        if s.batch_size > self.data.n_train:  # before the run directory exists: retry can reuse it
-            raise ConfigError(f"batch size {s.batch_size} is larger than the {self.data.n_train} "
-                              "training examples")
         if self.run_dir is not None:
             run = RunDir.create(self.run_dir, self.model_name, config, self.data.describe(),
                                 s.seed, train=C.to_dict(s))
         return model, run, config, 0, 0.0, None
+
+    def _check_batch_size(self) -> None:
+        bs, n = self.settings.batch_size, self.data.n_train
+        if bs > n:
+            raise ConfigError(f"batch size {bs} is larger than the {n} training examples")
 
     def _state(self, step: int, epoch: int, elapsed: float) -> dict:
         from workbench.core.seeding import get_rng_state
@@ -173,8 +177,6 @@ class Trainer:
         s = self.settings
         data = self.data.to(device)
         n, bs = data.n_train, s.batch_size
-        if bs > n:
-            raise ConfigError(f"batch size {bs} is larger than the {n} training examples")
         spe = n // bs  # the last partial batch of an epoch is dropped; the order changes per epoch
         total = s.steps if s.steps > 0 else s.epochs * spe
         val_every = s.val_every or spe
@@ -270,9 +272,7 @@ class Trainer:
             model.eval()
             if model.can("sample"):
                 g = torch.Generator().manual_seed(self.settings.seed + 1)
-                labels = None
-                if model.conditional:
-                    labels = (torch.arange(GRID_SAMPLES) % model.num_classes).to(device)
+                labels = model.cycling_labels(GRID_SAMPLES)
                 out.samples = model.sample(GRID_SAMPLES, labels=labels, generator=g).float(
                 ).cpu().numpy()
             if model.can("reconstruct"):

@@ -86,6 +86,12 @@ class GenerativeModel(nn.Module, ABC):
         out = out.view(out.shape[0], *self.data.shape)
         return torch.sigmoid(out) if self.data.kind == "image" else out
 
+    def cycling_labels(self, n: int) -> torch.Tensor | None:
+        """Labels 0, 1, …, K−1, 0, … for a conditional model's sample grid; None otherwise."""
+        if not self.conditional:
+            return None
+        return (torch.arange(n) % self.num_classes).to(self.device)
+
     def prior_noise(self, n: int, dim: int, generator: torch.Generator | None = None):
         # Draw on the CPU so a seeded CPU generator gives the same codes on every device.
         return torch.randn(n, dim, generator=generator).to(self.device)

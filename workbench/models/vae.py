@@ -61,7 +61,7 @@ class VAE(EncoderDecoderModel):
 
     def sample(self, n: int, labels=None, generator: torch.Generator | None = None):
         if self.conditional and labels is None:
-            labels = torch.arange(n) % self.num_classes
+            labels = self.cycling_labels(n)
         return self.decode(self.prior_noise(n, self.config.latent_dim, generator), labels)
 
     @torch.no_grad()

@@ -702,7 +702,7 @@ def _decode_grid(snap: dict, seed: int):
     if not model.can("sample"):
         return None
     g = torch.Generator().manual_seed(seed)
-    labels = (torch.arange(64) % model.num_classes) if model.conditional else None
+    labels = model.cycling_labels(64)
     with torch.inference_mode():
         x = model.sample(64, labels=labels, generator=g).float().numpy()
     return sheet_array(x, nrow=8)
