@@ -59,8 +59,12 @@ def test_core_imports_load_no_gui_toolkit():
         "import json, sys\n"
         "import workbench.cli, workbench.core.registry, workbench.engine.trainer\n"
         "import workbench.data, workbench.analysis.sheets, workbench.engine.runs\n"
-        "from workbench.core.registry import create_model, list_models\n"
-        "models = [create_model(n) for n in list_models()]\n"  # every model family imported
+        "import workbench.engine.lab, workbench.analysis.modes\n"
+        "from workbench.core.registry import create_model, get_model_info, list_models\n"
+        "from workbench.data.spec import DataSpec\n"
+        "pts = DataSpec(shape=(2,), kind='points')\n"  # for the models made for 2-D points
+        "models = [create_model(n, None if 'image' in get_model_info(n).data_kinds else pts)\n"
+        "          for n in list_models()]\n"  # every model family imported
         "print(json.dumps({'mods': sorted(sys.modules), 'n': len(models)}))\n")
     assert loaded["n"] >= 3
     mods = set(loaded["mods"])

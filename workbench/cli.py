@@ -78,6 +78,13 @@ def cmd_train(args) -> int:
     changes = {"device": args.device}
     if args.batch_size is not None:
         changes["batch_size"] = args.batch_size
+    elif "batch_size" not in overrides and not args.resume:
+        from workbench.core.registry import get_model_info
+
+        # A model tuned at its own batch size (the toy GANs) gets it unless the user says.
+        tuned = get_model_info(args.model).batch_size
+        if tuned:
+            changes["batch_size"] = tuned
     if args.seed is not None:
         changes["seed"] = args.seed
     if args.steps is not None:

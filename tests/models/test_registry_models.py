@@ -1,7 +1,8 @@
 """Tests generated from the registry: every registered model gets them for free.
 
-Each model must build for MNIST, take a finite training step, evaluate, sample / reconstruct /
-encode with the right shapes (where it has the capability), and survive a checkpoint round trip.
+Each model must build for its kind of data (MNIST's shape; 2-D points for the toy GANs), take a
+finite training step, evaluate, sample / reconstruct / encode with the right shapes (where it has
+the capability), and survive a checkpoint round trip.
 """
 
 from __future__ import annotations
@@ -13,12 +14,19 @@ import pytest
 import torch
 
 from workbench.core import config as C
+from workbench.core.errors import ConfigError
 from workbench.core.registry import create_model, get_config, get_model_info, list_models
 from workbench.data.spec import DataSpec
 from workbench.engine.checkpoint import load_state, load_weights, save_checkpoint
 
 MODELS = list_models()
 MNIST = DataSpec.mnist()
+POINTS = DataSpec(shape=(2,), kind="points")
+
+
+def _spec(name) -> DataSpec:
+    """A DataSpec the model accepts: MNIST for image models, 2-D points for the toy GANs."""
+    return MNIST if "image" in get_model_info(name).data_kinds else POINTS
 
 
 def test_registry_is_not_empty():
@@ -27,7 +35,7 @@ def test_registry_is_not_empty():
 
 def _batch(model, n=8, seed=0):
     g = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, *MNIST.shape, generator=g)
+    x = torch.rand(n, *model.data.shape, generator=g)
     y = None
     if model.conditional:
         y = torch.arange(n) % model.num_classes
@@ -40,7 +48,7 @@ def _labels(model, n):
 
 def _build(name, seed=0):
     torch.manual_seed(seed)
-    return create_model(name, MNIST)
+    return create_model(name, _spec(name))
 
 
 def _assert_finite_floats(values: dict):
@@ -121,10 +129,11 @@ def test_sample_shape_range_and_seeding(name):
         a = model.sample(5, labels=labels, generator=torch.Generator().manual_seed(7))
         b = model.sample(5, labels=labels, generator=torch.Generator().manual_seed(7))
         c = model.sample(5, labels=labels, generator=torch.Generator().manual_seed(8))
-    assert tuple(a.shape) == (5, 1, 28, 28)
+    assert tuple(a.shape) == (5, *model.data.shape)
     assert a.dtype == torch.float32
     assert torch.isfinite(a).all()
-    assert a.min() >= 0.0 and a.max() <= 1.0
+    if model.data.kind == "image":
+        assert a.min() >= 0.0 and a.max() <= 1.0
     assert torch.equal(a, b), "the same seeded generator must give the same samples"
     assert not torch.equal(a, c), "a different seed must give different samples"
 
@@ -222,3 +231,18 @@ def test_models_json_lists_the_model(name, capsys):
     assert row["description"] == info.description
     assert [f["name"] for f in row["config"]] == [s.name for s in C.fields_of(get_config(name))]
     assert set(row["capabilities"]) == set(info.model_cls.class_capabilities())
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_refuses_the_wrong_kind_of_data(name):
+    """A model made for one kind of data (the toy GANs: points) refuses the other with a
+    ConfigError naming both; its default dataset is of a kind it takes."""
+    info = get_model_info(name)
+    for other in (MNIST, POINTS):
+        if other.kind not in info.data_kinds:
+            with pytest.raises(ConfigError, match=f"{name} trains on"):
+                create_model(name, other)
+    from workbench.data.builtin import list_datasets
+
+    kinds = {d.name: d.kind for d in list_datasets()}
+    assert kinds[info.default_dataset] in info.data_kinds

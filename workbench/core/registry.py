@@ -26,6 +26,14 @@ class ModelInfo:
     description: str
     model_cls: type
     default_config: Callable[[], object]
+    # The data the model is made for: the GUI picks `default_dataset` when the model is chosen,
+    # create_model refuses kinds not in `data_kinds` (the zoo's models take points too where
+    # their config allows, e.g. arch=mlp with likelihood=mse, and say so themselves otherwise);
+    # `batch_size` (None = the trainer's default) is the batch its recipe was tuned with, used
+    # when the user sets none.
+    default_dataset: str = "mnist5k"
+    data_kinds: tuple[str, ...] = ("image", "points")
+    batch_size: int | None = None
 
     @property
     def config_cls(self) -> type:
@@ -35,7 +43,9 @@ class ModelInfo:
 _REGISTRY: dict[str, ModelInfo] = {}
 
 
-def register_model(model_cls: type):
+def register_model(model_cls: type, default_dataset: str = "mnist5k",
+                   data_kinds: tuple[str, ...] = ("image", "points"),
+                   batch_size: int | None = None):
     def deco(fn):
         name = fn.__name__
         if name in _REGISTRY:
@@ -43,7 +53,9 @@ def register_model(model_cls: type):
         doc = (fn.__doc__ or "").strip().splitlines()
         _REGISTRY[name] = ModelInfo(name=name, family=model_cls.family,
                                     description=doc[0] if doc else name,
-                                    model_cls=model_cls, default_config=fn)
+                                    model_cls=model_cls, default_config=fn,
+                                    default_dataset=default_dataset,
+                                    data_kinds=tuple(data_kinds), batch_size=batch_size)
         return fn
     return deco
 
@@ -81,4 +93,9 @@ def create_model(name: str, data=None, config=None, **overrides):
     if overrides:
         cfg = C.replace(cfg, **overrides)
     C.validate(cfg)
-    return info.model_cls(cfg, data or DataSpec.mnist())
+    data = data or DataSpec.mnist()
+    if data.kind not in info.data_kinds:
+        raise ConfigError(f"{name} trains on {' or '.join(info.data_kinds)} data (e.g. "
+                          f"{info.default_dataset}), not on {data.kind} data of shape "
+                          f"{tuple(data.shape)}")
+    return info.model_cls(cfg, data)

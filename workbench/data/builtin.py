@@ -102,6 +102,9 @@ def load_grid25() -> TensorData:
     return _mixture("grid25", GRID25_MEANS, 0.05)
 
 
+from workbench.data import toy  # noqa: E402,F401  (registers spiral, two_moons, ellipse_ring)
+
+
 def list_datasets() -> list[DatasetInfo]:
     return list(_DATASETS.values())
 

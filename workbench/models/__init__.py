@@ -2,3 +2,4 @@
 
 from workbench.models import autoencoder, vae  # noqa: F401
 from workbench.models import gan  # noqa: F401
+from workbench.models import toy  # noqa: F401

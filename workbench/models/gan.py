@@ -129,7 +129,7 @@ class GAN(GenerativeModel):
         if self.conditional and not data.num_classes:
             raise ConfigError("a conditional GAN needs a labelled dataset")
         g_in = c.latent_dim + c.code_dim + self.num_classes
-        self.G = N.build_generator(c.arch, g_in, data.shape, c.hidden[::-1], c.channels)
+        self.G = self.make_generator(g_in)
         self.D = N.build_discriminator(c.arch, data.shape, self.num_classes, c.pack, c.hidden,
                                        c.channels, c.d_norm, c.minibatch_std)
         if c.init == "dcgan":
@@ -141,6 +141,11 @@ class GAN(GenerativeModel):
         self.g_ema = copy.deepcopy(self.G).requires_grad_(False) if c.ema_decay > 0 else None
         self.replay = N.FakeReplay(c.replay_size, data.shape) if c.replay_size else None
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))  # for the noise decay
+
+    def make_generator(self, g_in: int) -> nn.Module:
+        """G from its input size; a family variant (the 2-D toy GAN) may build another."""
+        c = self.config
+        return N.build_generator(c.arch, g_in, self.data.shape, c.hidden[::-1], c.channels)
 
     # -- optimisers ---------------------------------------------------------------------------
     def configure_optimizers(self):

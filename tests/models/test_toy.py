@@ -1,0 +1,89 @@
+"""The 2-D toy GANs: points in and out, the registry's data defaults, the CLI on the toy sets, and
+mode collapse of plain training against the stable recipe."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from workbench.analysis.modes import mode_report_for
+from workbench.cli import main
+from workbench.core.errors import ConfigError
+from workbench.core.registry import create_model, get_config, get_model_info
+from workbench.data import load_dataset
+from workbench.engine.trainer import Trainer, TrainSettings
+
+
+@pytest.mark.parametrize("name", ["toy_gan", "toy_gan_stable"])
+def test_registry_declares_points_data(name):
+    info = get_model_info(name)
+    assert info.default_dataset == "grid25" and info.data_kinds == ("points",)
+    assert info.batch_size and info.batch_size >= 64
+    assert get_model_info("vae_mlp").default_dataset == "mnist5k"
+    with pytest.raises(ConfigError, match="trains on points data"):
+        create_model(name)  # MNIST's shape
+
+
+def test_generator_is_a_plain_mlp_without_batch_norm():
+    data = load_dataset("ring8")
+    model = create_model("toy_gan", data.spec)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in model.G.modules())
+    assert model.G[0].in_features == get_config("toy_gan").latent_dim
+    x = model.sample(7, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (7, 2) and x.dtype == torch.float32
+
+
+def test_g_hidden_and_lr_decay():
+    data = load_dataset("ring8")
+    model = create_model("toy_gan", data.spec, hidden=(16,), g_hidden=(8, 8),
+                         lr_decay_start=2, lr_decay_end=4, lr_decay_final=0.25)
+    assert [m.out_features for m in model.G if isinstance(m, torch.nn.Linear)] == [8, 8, 2]
+    model.setup_optimizers()
+    lrs = []
+    for _ in range(6):
+        model.train_step(data.x_train[:16])
+        lrs.append(model.optimizers["G"].param_groups[0]["lr"] / model.config.lr_g)
+    assert lrs == pytest.approx([1.0, 1.0, 1.0, 0.625, 0.25, 0.25])
+    with pytest.raises(ConfigError, match="lr_decay_end"):
+        create_model("toy_gan", data.spec, lr_decay_start=5, lr_decay_end=5)
+
+
+@pytest.mark.parametrize("dataset", ["spiral", "two_moons", "ellipse_ring"])
+def test_toy_sets_are_points_without_modes(dataset):
+    d = load_dataset(dataset)
+    assert d.spec.kind == "points" and d.spec.shape == (2,) and d.y_train is None
+    assert d.n_train == 45_000 and d.n_val == 5_000
+    assert torch.isfinite(d.x_train).all() and d.x_train.abs().max() < 2.5
+    assert mode_report_for(d, d.x_val.numpy()) is None
+    again = load_dataset(dataset)
+    assert torch.equal(d.x_train, again.x_train)  # fixed seed: the same points every time
+
+
+def test_cli_trains_toy_gan_on_spiral_and_samples(capsys, tmp_path):
+    run = tmp_path / "run"
+    code = main(["train", "toy_gan", "--dataset", "spiral", "--steps", "30", "--device", "cpu",
+                 "--out", str(run), "--set", "log_every=10"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "toy_gan on spiral" in out and "finished at step 30 of 30" in out
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["train"]["batch_size"] == get_model_info("toy_gan").batch_size  # the model's
+    assert meta["dataset"]["name"] == "spiral"
+    code = main(["sample", str(run), "--n", "50", "--out", str(tmp_path / "s.npz")])
+    assert code == 0, capsys.readouterr().err
+    with np.load(tmp_path / "s.npz") as f:
+        assert f["x"].shape == (50, 2) and f["x"].dtype == np.float32
+    code = main(["eval", str(run), "--json"])
+    assert code == 0
+
+
+def test_cli_refuses_a_toy_gan_on_images(capsys, tmp_path):
+    code = main(["train", "toy_gan", "--dataset", "mnist5k", "--steps", "1", "--device", "cpu",
+                 "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1
+    assert err[0].startswith("genworkbench: error: toy_gan trains on points data")
+    assert not (tmp_path / "r" / "run.json").exists()
