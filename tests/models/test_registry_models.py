@@ -167,6 +167,21 @@ def test_encode_and_decode_shapes(name):
             assert d.shape == x.shape
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_decode_takes_a_code_of_decode_dim(name):
+    """Latent sliders, traversals and interpolation decode chosen codes (GANs included)."""
+    model = _build(name)
+    if not model.can("decode"):
+        pytest.skip(f"{name} cannot decode")
+    model.eval()
+    z = torch.randn(4, model.decode_dim)
+    with torch.no_grad():
+        a = model.decode(z, _labels(model, 4))
+        b = model.decode(z, _labels(model, 4))
+    assert tuple(a.shape) == (4, *model.data.shape)
+    assert torch.equal(a, b), "decoding is deterministic"
+
+
 def _outputs(model, x, y):
     """Everything the model can produce for fixed inputs, in eval mode."""
     model.eval()

@@ -78,6 +78,11 @@ class GenerativeModel(nn.Module, ABC):
         return getattr(self.config, "latent_dim", None)
 
     @property
+    def decode_dim(self) -> int | None:
+        """Size of the code `decode` takes (a GAN adds InfoGAN codes to z)."""
+        return self.latent_dim
+
+    @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
 

@@ -192,6 +192,19 @@ class GAN(GenerativeModel):
             labels = torch.as_tensor(labels, dtype=torch.long).to(self.device)
         return self.generate(g_input, labels, net=self.g_ema)
 
+    @property
+    def decode_dim(self) -> int:
+        """Size of G's whole input: z, then InfoGAN's categorical and continuous codes."""
+        return self.config.latent_dim + self.config.code_dim
+
+    @torch.no_grad()
+    def decode(self, z, y=None):
+        """G as a decoder of a chosen input (latent sliders, traversals, interpolation); uses the
+        EMA generator when there is one, like `sample`."""
+        if y is not None:
+            y = torch.as_tensor(y, dtype=torch.long).to(self.device)
+        return self.generate(z.to(self.device), y, net=self.g_ema)
+
     # -- stabilisers ------------------------------------------------------------------------------
     def noise_sigma(self) -> float:
         c = self.config

@@ -24,7 +24,10 @@ from workbench.core.errors import WorkbenchError
 from workbench.engine.trainer import TrainSettings
 from workbench.ui.forms import ConfigForm
 from workbench.ui.jobs import LatestOnly
+from workbench.ui.latent_session import LatentSession
 from workbench.ui.panels.image_grid import ImageGridView
+from workbench.ui.panels.latent_explorer import LatentExplorer
+from workbench.ui.panels.latent_walks import LatentWalks
 from workbench.ui.panels.loss_plots import LossPlots
 from workbench.ui.workers import TrainingProcess, TrainingThread, warm_up_process_runner
 
@@ -163,7 +166,27 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.plots)
         self.splitter.addWidget(grids)
         self.splitter.setSizes([380, 420])
-        self.setCentralWidget(self.splitter)
+
+        # The latent views share one session: a CPU copy of the newest weights and the codes.
+        self.latent = LatentSession(self)
+        self.explorer = LatentExplorer(self.latent)
+        self.walks = LatentWalks(self.latent)
+        self.explorer.status.connect(self._show_status)
+        self.walks.status.connect(self._show_status)
+        self.latent.failed.connect(self._show_status)
+        self.center_tabs = QTabWidget()
+        self.center_tabs.setObjectName("center_tabs")
+        self.center_tabs.setDocumentMode(True)
+        for widget, title, tip in (
+                (self.splitter, "Training", "Loss curves, samples and reconstructions, live"),
+                (self.explorer, "Latent space", "Scatter of the codes coloured by label, the "
+                 "clicked image and its reconstruction, and latent sliders"),
+                (self.walks, "Latent walks", "Traversal grids, interpolation and latent "
+                 "arithmetic")):
+            self.center_tabs.addTab(widget, title)
+            self.center_tabs.setTabToolTip(self.center_tabs.count() - 1, tip)
+        self.center_tabs.currentChanged.connect(self._on_center_tab)
+        self.setCentralWidget(self.center_tabs)
 
         self.progress = QProgressBar()
         self.progress.setFixedWidth(200)
@@ -232,6 +255,12 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_autorange)
         m.addAction(self.act_logy)
         m.addAction(self.act_grid)
+        m.addSeparator()
+        for i in range(self.center_tabs.count()):
+            a = action(self.center_tabs.tabText(i), lambda _=False, i=i:
+                       self.center_tabs.setCurrentIndex(i), f"Ctrl+{i + 1}",
+                       self.center_tabs.tabToolTip(i))
+            m.addAction(a)
         m.addSeparator()
         m.addAction(self.dock.toggleViewAction())
         m = mb.addMenu("&Help")
@@ -391,6 +420,7 @@ class MainWindow(QMainWindow):
             self.plots.setup(self.model_infos[name].model_cls.plot_groups)
             self.samples_view.clear_image()
             self.recon_view.clear_image()
+            self.latent.clear()
         self.snapshot = None
         runner = TrainingProcess if self.act_in_process.isChecked() else TrainingThread
         t = runner(job, self)
@@ -402,7 +432,7 @@ class MainWindow(QMainWindow):
         t.failed.connect(self._on_failed)
         t.finished.connect(self._on_thread_done)
         self.thread = t
-        self._snapshot_meta = (name, config)
+        self._snapshot_meta = (name, config, dataset)
         self.settings.setValue("train_in_process", self.act_in_process.isChecked())
         self.progress.setValue(0)
         self.progress.show()
@@ -468,9 +498,17 @@ class MainWindow(QMainWindow):
             self.recon_view.set_array(pics["reconstructions"])
 
     def _on_snapshot(self, snap) -> None:
-        name, config = self._snapshot_meta
+        name, config, dataset = self._snapshot_meta
         self.snapshot = {"model": name, "config": config, "state": snap["state"],
                          "step": snap["step"], "spec": snap["spec"]}
+        self.latent.set_snapshot(self.snapshot, dataset)
+
+    def _on_center_tab(self, index: int) -> None:
+        # Encoding costs CPU the trainer could use: only while a latent view is on screen.
+        self.latent.set_active(self.center_tabs.widget(index) in (self.explorer, self.walks))
+
+    def _show_status(self, text: str) -> None:
+        self.status_label.setText(text)
 
     def _on_finished(self, ev) -> None:
         if ev.reason == "diverged":
@@ -586,6 +624,9 @@ class MainWindow(QMainWindow):
                 self.snapshot = {"model": run.model_name, "config": config, "spec": spec,
                                  "state": state, "step": ckpts[-1].step}
                 self.resample()
+        self.latent.clear()
+        if self.snapshot is not None:
+            self.latent.set_snapshot(self.snapshot, ds)
         step = ckpts[-1].step if ckpts else 0
         self.status_label.setText(f"Opened {path}: {run.model_name}, checkpoint at step {step}. "
                                   "Training → Continue opened run resumes it.")
@@ -643,6 +684,10 @@ class MainWindow(QMainWindow):
         sp = s.value("splitter")
         if isinstance(sp, QByteArray):
             self.splitter.restoreState(sp)
+        try:
+            self.center_tabs.setCurrentIndex(int(s.value("center_tab", 0)))
+        except (TypeError, ValueError):
+            pass
         raw = s.value("train_settings")
         if raw:
             try:
@@ -656,6 +701,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.settings.setValue("splitter", self.splitter.saveState())
+        self.settings.setValue("center_tab", self.center_tabs.currentIndex())
         self.settings.sync()
         self.shutdown()
         super().closeEvent(event)
@@ -666,6 +712,8 @@ class MainWindow(QMainWindow):
             self.thread.stop()
             self.thread.wait(timeout_ms)
         self.decode_jobs.shutdown()
+        self.explorer.shutdown()
+        self.latent.shutdown()
 
 
 # == work done off the GUI thread =================================================================
