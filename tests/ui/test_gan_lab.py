@@ -112,3 +112,23 @@ def test_shutdown_is_idempotent_and_joins(qtbot):
     p.shutdown()
     assert not p.worker.isRunning()
     p.shutdown()
+
+
+def test_class_histogram_shows_collapse(qtbot):
+    import numpy as np
+
+    from workbench.analysis.metrics import class_histogram
+    from workbench.ui.panels.class_histogram import ClassHistogram
+
+    w = ClassHistogram()
+    qtbot.addWidget(w)
+    probs = np.eye(10)[[3] * 70 + [8] * 30]  # collapsed onto two digits
+    w.set_histogram(class_histogram(probs), step=500)
+    x, h = w.bars.opts["x"], w.bars.opts["height"]
+    assert list(x) == list(range(10))
+    assert h[3] == 70 and h[8] == 30 and h.sum() == 100
+    assert "2 / 10" in w.caption.text() and "step 500" in w.caption.text()
+    w.set_histogram(np.full(10, 7))  # counts are normalised
+    assert np.allclose(w.bars.opts["height"], 10) and "10 / 10" in w.caption.text()
+    with pytest.raises(ValueError, match="10 classes"):
+        w.set_histogram(np.ones(3))
