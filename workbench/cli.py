@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -46,14 +47,72 @@ def cmd_models(args) -> int:
 
 def cmd_datasets(args) -> int:
     from workbench.data.builtin import list_datasets
+    from workbench.data.tv import TV_DATASETS, data_root, is_present
 
     rows = [{"name": d.name, "kind": d.kind, "description": d.description, "builtin": True}
             for d in list_datasets()]
+    root = data_root(args.data_root)
+    for d in TV_DATASETS.values():
+        rows.append({"name": d.name, "kind": "image", "description": d.description,
+                     "builtin": False, "torchvision": True, "root": str(root),
+                     "present": is_present(d.name, root)})
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         for r in rows:
-            print(f"{r['name']:<10} {r['kind']:<7} {r['description']}")
+            where = ""
+            if r.get("torchvision"):
+                where = "  [present]" if r["present"] else "  [not downloaded: --download]"
+            print(f"{r['name']:<13} {r['kind']:<7} {r['description']}{where}")
+        print(f"torchvision root: {root} (--data-root or $GENWORKBENCH_DATA); any folder of "
+              "images is a dataset too: --dataset PATH (see `genworkbench check-folder PATH`)")
+    return 0
+
+
+def _progress_printer(what: str):
+    """A progress(done, total) callback that redraws one stderr line (only on a terminal)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def progress(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        print(f"\r{what} {done}/{total}", end=end, file=sys.stderr, flush=True)
+    return progress
+
+
+def cmd_check_folder(args) -> int:
+    from workbench.data.folder import FolderOptions, no_image_message, scan_folder
+
+    opts = FolderOptions(size=args.size, color=args.color, fit=args.fit)
+    report, _, _ = scan_folder(args.path, opts, use_cache=not args.no_cache,
+                               progress=None if args.json else _progress_printer("decoding"))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(report.root)
+        if report.classes or report.empty_classes:
+            width = max(len(c) for c in [*report.classes, *report.empty_classes, "class"])
+            print(f"  {'class':<{width}}  images")
+            for c in report.classes:
+                print(f"  {c:<{width}}  {report.class_counts[c]:>6}")
+            for c in report.empty_classes:
+                print(f"  {c:<{width}}  {0:>6}  (empty: no usable image)")
+        print(report.summary())
+        if report.ok:
+            fmts = ", ".join(f"{k} {v}" for k, v in report.source_formats.items())
+            modes = ", ".join(f"{k} {v}" for k, v in report.source_modes.items())
+            lo, hi = report.source_min_size, report.source_max_size
+            print(f"source formats: {fmts}; modes: {modes}; sizes {lo[0]}×{lo[1]} to "
+                  f"{hi[0]}×{hi[1]}" + ("  (from cache)" if report.from_cache else ""))
+        if report.skipped:
+            rel = [(os.path.relpath(p, report.root), r) for p, r in report.skipped]
+            width = min(60, max(len(p) for p, _ in rel))
+            print("skipped:")
+            for p, r in rel:
+                print(f"  {p:<{width}}  {r}")
+    if not report.ok:
+        _err(no_image_message(report))
+        return EXIT_USER_ERROR
     return 0
 
 
@@ -98,7 +157,13 @@ def cmd_train(args) -> int:
     config = get_config(args.model, **model_over)
     if args.resume and model_over:
         raise C.ConfigError("--resume continues a run with its own config; drop --set")
-    data = load_dataset(args.dataset)
+    data = load_dataset(args.dataset, image_size=args.image_size, color=args.color,
+                        fit=args.fit, data_root=args.data_root, download=args.download,
+                        limit=args.limit, progress=_progress_printer("loading"))
+    if data.source.get("skipped"):
+        print(f"warning: {data.source['skipped']} files in {args.dataset} were skipped "
+              f"(`genworkbench check-folder {args.dataset}` lists them with reasons)",
+              file=sys.stderr)
     trainer = Trainer(args.model, data, settings, config=config, run_dir=Path(args.out),
                       resume=args.resume)
 
@@ -188,14 +253,15 @@ def cmd_sample(args) -> int:
 
 def cmd_eval(args) -> int:
     from workbench.core.device import resolve_device
-    from workbench.data import load_dataset
+    from workbench.data import load_described
     from workbench.engine.runs import RunDir
     from workbench.engine.trainer import evaluate
 
     run = RunDir.open(args.run)
     device = resolve_device(args.device)
     model = run.load_model(device)
-    data = load_dataset(run.meta["dataset"]["name"]).to(device)
+    # the recorded description reloads folders and torchvision sets too, not just names
+    data = load_described(run.meta["dataset"], data_root=args.data_root).to(device)
     vals = evaluate(model, data, device, seed=int(run.meta.get("seed", 0)), full=True)
     result = {"run": str(run.path), "model": run.model_name, "step": model.loaded_step,
               "dataset": data.name, "n_val": data.n_val, "val": vals}
@@ -234,13 +300,36 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("-v", "--verbose", action="store_true", help="show every config field")
     m.set_defaults(func=cmd_models)
 
-    d = sub.add_parser("datasets", help="list built-in datasets")
+    d = sub.add_parser("datasets", help="list built-in and torchvision datasets")
     d.add_argument("--json", action="store_true")
+    d.add_argument("--data-root", type=Path, help="torchvision datasets folder")
     d.set_defaults(func=cmd_datasets)
+
+    cf = sub.add_parser("check-folder", help="scan an image folder and report what loads and "
+                                             "what is skipped, with reasons")
+    cf.add_argument("path", type=Path)
+    cf.add_argument("--json", action="store_true", help="print one JSON object")
+    cf.add_argument("--size", type=int, default=32, help="square size to preprocess to")
+    cf.add_argument("--color", choices=("auto", "grey", "rgb"), default="auto")
+    cf.add_argument("--fit", choices=("crop", "pad"), default="crop")
+    cf.add_argument("--no-cache", action="store_true", help="decode again even when cached")
+    cf.set_defaults(func=cmd_check_folder)
 
     t = sub.add_parser("train", help="train a model headless into a run directory")
     t.add_argument("model", help="registered model name (see `genworkbench models`)")
-    t.add_argument("--dataset", required=True, help="built-in dataset name")
+    t.add_argument("--dataset", required=True,
+                   help="built-in or torchvision dataset name, or a folder of images")
+    t.add_argument("--image-size", type=int, metavar="N",
+                   help="folders: square size to preprocess to (default 32)")
+    t.add_argument("--color", choices=("auto", "grey", "rgb"),
+                   help="folders: colour mode (auto: grey when every image is grey)")
+    t.add_argument("--fit", choices=("crop", "pad"),
+                   help="folders: centre crop (default) or pad to square")
+    t.add_argument("--data-root", type=Path, help="torchvision datasets folder")
+    t.add_argument("--download", action="store_true",
+                   help="torchvision: download the dataset when it is not in --data-root")
+    t.add_argument("--limit", type=int, metavar="N",
+                   help="torchvision: a fixed subset of N training images")
     t.add_argument("--out", required=True, type=Path, help="run directory to create (or resume)")
     length = t.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="total optimisation steps")
@@ -268,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", type=Path)
     e.add_argument("--json", action="store_true")
     e.add_argument("--device", default="auto")
+    e.add_argument("--data-root", type=Path, help="torchvision datasets folder, if moved")
     e.set_defaults(func=cmd_eval)
     return p
 

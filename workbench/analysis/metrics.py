@@ -15,13 +15,14 @@ CLASSIFIER_VERSION). With it:
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from workbench.core.paths import cache_dir  # noqa: F401  (re-exported: bench/zoo.py names it)
 
 CLASSIFIER_VERSION = "digitcnn-1"
 FEATURE_DIM = 64
@@ -46,14 +47,6 @@ class DigitClassifier(nn.Module):
         return self.head(self.features(x))
 
 
-def cache_dir() -> Path:
-    """$GENWORKBENCH_CACHE, else the user cache directory."""
-    env = os.environ.get("GENWORKBENCH_CACHE")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("genworkbench", appauthor=False))
 
 
 def _data_key(data, epochs: int, n_train: int | None) -> str:

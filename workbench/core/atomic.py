@@ -3,6 +3,7 @@ crash) sees either the old file or the new one, never half of it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -32,6 +33,27 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.close(dfd)
     except OSError:
         pass
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path):
+    """A binary file object for streaming a large file (e.g. a .npy array) without holding its
+    bytes in memory; it replaces `path` only when the block ends without an exception."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
 
 
 def atomic_write_text(path: Path, text: str) -> None:
