@@ -319,3 +319,39 @@ def test_unknown_name_lists_every_kind():
         load_dataset("mnist6k")
     msg = str(ei.value)
     assert "mnist5k" in msg and "cifar10" in msg and "folder" in msg
+
+
+def test_unguarded_script_falls_back_to_one_process(tmp_path):
+    """A script without `if __name__ == "__main__":` cannot start spawned workers (they would
+    re-run it); the scan still completes, in the calling process."""
+    import subprocess
+    import sys
+
+    root = _folder(tmp_path, 8)
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import workbench.data.folder as F\n"
+        "F.PARALLEL_MIN_FILES = 1\n"
+        f"r, x, y = F.scan_folder({str(root)!r}, F.FolderOptions(size=8), workers=2,\n"
+        "                         use_cache=False)\n"
+        "print('OK', r.ok, x.shape)\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(F.__file__).resolve().parents[2]))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "OK 8 (8, 1, 8, 8)" in out.stdout
+
+
+def test_training_job_takes_a_folder_path_or_its_source(tmp_path):
+    """The GUI's training process gets `job["dataset"]`: a path or a source dict both work."""
+    from workbench.core import config as C
+    from workbench.core.registry import get_config
+    from workbench.engine.remote import make_trainer
+    from workbench.engine.trainer import TrainSettings
+
+    root = _folder(tmp_path, 12)
+    source = load_dataset(str(root), image_size=8).source
+    for ds, side in ((str(root), 32), (source, 8)):
+        job = {"model": "ae_mlp", "dataset": ds, "config": C.to_dict(get_config("ae_mlp")),
+               "settings": C.to_dict(TrainSettings()), "run_dir": tmp_path / "run"}
+        assert make_trainer(job).data.spec == DataSpec(shape=(1, side, side), num_classes=2)

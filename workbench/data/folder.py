@@ -362,6 +362,7 @@ def _decode_all(paths: list[str], opts: FolderOptions, workers: int, progress, c
 
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     # spawn, not fork: the GUI calls this from a thread of a multi-threaded process
     chunk = max(16, min(256, total // (workers * 8)))
@@ -380,9 +381,22 @@ def _decode_all(paths: list[str], opts: FolderOptions, workers: int, progress, c
                     done += len(part)
                 if finished and progress:
                     progress(done, total)
+        except BrokenProcessPool:
+            # a worker died (killed, out of memory) or could not start: a script without an
+            # `if __name__ == "__main__":` guard re-runs itself in spawned workers. Decode
+            # what is left here instead of failing the whole scan.
+            pool.shutdown(wait=False, cancel_futures=True)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+    for a in range(0, total, 16):
+        missing = sum(r is None for r in results[a:a + 16])
+        if missing:
+            _check_cancel(cancel)
+            results[a:a + 16] = _decode_chunk(paths[a:a + 16], *args)
+            done += missing
+            if progress:
+                progress(done, total)
     return results
 
 
@@ -556,10 +570,8 @@ def to_tensordata(report: FolderReport, x, y, val_fraction: float = 0.1) -> "Ten
             va = tr
 
     def images(idx):
-        order = np.sort(idx)  # read the memory map front to back, then restore the split order
-        block = torch.from_numpy(np.ascontiguousarray(x[order]))
-        inv = torch.from_numpy(np.argsort(np.argsort(idx)))
-        return block[inv].float().div_(255.0)
+        # one gather out of the memory map (served from the page cache once warm), one convert
+        return torch.from_numpy(np.ascontiguousarray(x[idx])).float().div_(255.0)
 
     def labels(idx):
         return None if y is None else torch.from_numpy(np.asarray(y[idx], dtype=np.int64))
