@@ -82,7 +82,8 @@ def test_check_folder_without_images_or_path(capsys, tmp_path):
     assert code == 1 and json.loads(out)["ok"] == 0
     assert err.startswith("genworkbench: error: no usable image in") and "x.jpg" in err
     code, out, err = cli(capsys, "check-folder", tmp_path / "missing")
-    assert code == 1 and err.strip() == f"genworkbench: error: no such folder: {tmp_path / 'missing'}"
+    assert code == 1
+    assert err.strip() == f"genworkbench: error: no such folder: {tmp_path / 'missing'}"
     assert "Traceback" not in err
 
 

@@ -43,7 +43,7 @@ def _rel(report, path):
     return os.path.relpath(path, report.root).replace(os.sep, "/")
 
 
-# -- the hostile folder ------------------------------------------------------------------------------
+# -- the hostile folder ----------------------------------------------------------------------------
 def test_hostile_folder_loads_exactly_the_good_files(hostile_dir, tmp_path):
     root, good, bad = hostile_dir
     report, x, y = F.scan_folder(root, SMALL, cache_root=tmp_path / "c")
@@ -294,7 +294,7 @@ def test_parallel_decoding_matches_serial(tmp_path, monkeypatch):
     assert seen[-1] == 24
 
 
-# -- loading by path and from a run's description ------------------------------------------------------
+# -- loading by path and from a run's description --------------------------------------------------
 def test_load_dataset_by_path_with_options(tmp_path):
     root = _folder(tmp_path)
     data = load_dataset(str(root), image_size=12, color="rgb")

@@ -126,3 +126,78 @@ def test_report_dialog_with_nothing_skipped(qtbot):
     from PySide6.QtWidgets import QLabel
 
     assert "3 images loaded as 1×8×8 grey" in dlg.findChild(QLabel, "report_summary").text()
+
+
+def _pets(tmp_path):
+    root = tmp_path / "pets2"
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (9, 9), (40 * i, 0, 200 if c == "b" else 0)).save(
+                root / c / f"{i}.png")
+    return root
+
+
+def test_folder_loader_loads_in_a_thread(qtbot, tmp_path, monkeypatch):
+    from workbench.ui.panels.dataset_view import DatasetView, FolderLoader
+
+    monkeypatch.setenv("GENWORKBENCH_CACHE", str(tmp_path / "cache"))
+    loader = FolderLoader(_pets(tmp_path), FolderOptions(size=8))
+    seen = []
+    loader.progress.connect(lambda d, t: seen.append((d, t)))
+    with qtbot.waitSignal(loader.loaded, timeout=30_000) as sig:
+        loader.start()
+    loader.wait()
+    data, report = sig.args
+    assert data.spec.shape == (3, 8, 8) and report.ok == 8 and seen[-1] == (8, 8)
+    v = DatasetView()
+    qtbot.addWidget(v)
+    v.set_data(data, report)
+    assert v.class_combo.count() == 3
+
+
+def test_folder_loader_cancel_and_failure(qtbot, tmp_path, monkeypatch):
+    from workbench.ui.panels.dataset_view import FolderLoader
+
+    monkeypatch.setenv("GENWORKBENCH_CACHE", str(tmp_path / "cache"))
+    loader = FolderLoader(_pets(tmp_path), FolderOptions(size=8))
+    loader.cancel()  # a newer request came before this one ran
+    with qtbot.waitSignal(loader.cancelled, timeout=30_000):
+        loader.start()
+    loader.wait()
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "a.png").write_bytes(b"nope")
+    bad = FolderLoader(tmp_path / "junk", FolderOptions(size=8))
+    with qtbot.waitSignal(bad.failed, timeout=30_000) as sig:
+        bad.start()
+    bad.wait()
+    msg, report = sig.args
+    assert msg.startswith("no usable image in") and report.skipped
+    missing = FolderLoader(tmp_path / "nope")
+    with qtbot.waitSignal(missing.failed, timeout=30_000) as sig:
+        missing.start()
+    missing.wait()
+    assert sig.args[0].startswith("no such folder") and sig.args[1] is None
+
+
+def test_dropping_a_folder_on_the_view(qtbot, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+    from PySide6.QtCore import Qt
+
+    from workbench.ui.panels.dataset_view import DatasetView
+
+    v = DatasetView()
+    qtbot.addWidget(v)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path))])
+    ev = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                    Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(v.folder_dropped) as sig:
+        v.dropEvent(ev)
+    assert sig.args == [str(tmp_path)]
+    f = tmp_path / "file.png"
+    f.write_bytes(b"x")
+    mime2 = QMimeData()
+    mime2.setUrls([QUrl.fromLocalFile(str(f))])
+    assert DatasetView._dropped_folder(mime2) is None  # a file is not a folder

@@ -227,7 +227,7 @@ def scan(root, cancel=None) -> _Scan:
     return _Scan(root, [d.name for d in class_dirs], files, stamps, skipped, per_class)
 
 
-# -- decoding (runs in worker processes: module-level and picklable) ----------------------------------
+# -- decoding (runs in worker processes: module-level and picklable) -------------------------------
 def _scale_to_8bit(img):
     """16-bit and 32-bit grey images scaled (not clipped) to 0..255."""
     import numpy as np
@@ -400,7 +400,7 @@ def _decode_all(paths: list[str], opts: FolderOptions, workers: int, progress, c
     return results
 
 
-# -- assembly and cache -----------------------------------------------------------------------------
+# -- assembly and cache ----------------------------------------------------------------------------
 def _cache_key(sc: _Scan, opts: FolderOptions) -> str:
     blob = json.dumps([CACHE_VERSION, str(sc.root), asdict(opts), sc.classes, sc.stamps,
                        sc.skipped], ensure_ascii=False)

@@ -104,7 +104,7 @@ def is_present(name: str, root=None) -> bool:
                                            "test_batch"))
 
 
-# -- parsing -----------------------------------------------------------------------------------------
+# -- parsing ---------------------------------------------------------------------------------------
 def read_idx(path: Path):
     """An IDX file (optionally gzipped) as a numpy array: magic 0x0000 0x08 ndim, big-endian
     dimensions, then uint8 data."""
@@ -195,7 +195,7 @@ def _load_arrays(ds: TVDataset, root: Path):
             xte, yte)
 
 
-# -- download ----------------------------------------------------------------------------------------
+# -- download --------------------------------------------------------------------------------------
 def _download_file(urls, md5: str, dest: Path, progress, total_done: list) -> None:
     import urllib.error
     import urllib.request

@@ -5,9 +5,12 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
+import traceback
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QThread, Qt, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QComboBox, QDialog,
                                QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel, QListWidget,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
@@ -33,11 +36,13 @@ class DatasetView(QWidget):
     folder; None otherwise); `set_data(None)` shows the empty state."""
 
     class_changed = Signal(int)  # label shown in the grid, or -1 for all classes
+    folder_dropped = Signal(str)  # a folder dragged onto the view: load it (FolderLoader)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._data = None
         self._report = None
+        self.setAcceptDrops(True)
         self.summary = QLabel(objectName="dataset_summary")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -165,6 +170,26 @@ class DatasetView(QWidget):
         if i >= 0:
             self.class_combo.setCurrentIndex(i)
 
+    @staticmethod
+    def _dropped_folder(mime) -> str | None:
+        for url in mime.urls() if mime.hasUrls() else []:
+            path = url.toLocalFile()
+            if path and os.path.isdir(path):
+                return path
+        return None
+
+    def dragEnterEvent(self, event):
+        if self._dropped_folder(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event):
+        path = self._dropped_folder(event.mimeData())
+        if path:
+            event.acceptProposedAction()
+            self.folder_dropped.emit(path)
+
     @Slot()
     def show_report(self) -> None:
         if self._report is None:
@@ -245,3 +270,53 @@ class FolderReportDialog(QDialog):
     @Slot()
     def copy_to_clipboard(self) -> None:
         QApplication.clipboard().setText(self.rows_text())
+
+
+class FolderLoader(QThread):
+    """Scans, decodes (or reads from the cache) and splits a folder off the GUI thread.
+
+    Start it, show `progress`, call `cancel()` for a newer request (latest wins) or the user's
+    Cancel. Exactly one of `loaded(TensorData, FolderReport)`, `failed(message, report or None)`
+    or `cancelled()` is emitted at the end."""
+
+    progress = Signal(int, int)  # done, total (at most ~20 per second)
+    loaded = Signal(object, object)
+    failed = Signal(str, object)
+    cancelled = Signal()
+
+    def __init__(self, path, options=None, val_fraction: float = 0.1, parent=None):
+        super().__init__(parent)
+        self.path, self.options, self.val_fraction = str(path), options, val_fraction
+        self._cancel = threading.Event()
+        self._last = 0.0
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def _progress(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - self._last >= 0.05:
+            self._last = now
+            self.progress.emit(done, total)
+
+    def run(self) -> None:
+        from workbench.core.errors import WorkbenchError
+        from workbench.data.folder import (ScanCancelled, no_image_message, scan_folder,
+                                           to_tensordata)
+
+        try:
+            report, x, y = scan_folder(self.path, self.options, progress=self._progress,
+                                       cancel=self._cancel)
+            if not report.ok:
+                self.failed.emit(no_image_message(report), report)
+                return
+            data = to_tensordata(report, x, y, self.val_fraction)
+            if self._cancel.is_set():
+                raise ScanCancelled("scan cancelled")
+            self.loaded.emit(data, report)
+        except ScanCancelled:
+            self.cancelled.emit()
+        except WorkbenchError as e:
+            self.failed.emit(str(e), None)
+        except Exception:  # a bug: show it rather than lose it in a thread
+            self.failed.emit(traceback.format_exc(), None)
