@@ -11,6 +11,7 @@ Qt-free: the GUI runs `load_folder` in a worker with `progress` and `cancel`.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -148,10 +149,14 @@ def _classify(entry: os.DirEntry) -> tuple[str, str | None]:
         return "ignore", None
     try:
         if entry.is_symlink():
-            target = os.path.realpath(entry.path)
-            if not os.path.exists(entry.path):
-                return "skip", f"broken symbolic link (its target {target} does not exist)"
-            if os.path.isdir(entry.path):
+            try:
+                st = os.stat(entry.path)
+            except OSError as e:
+                if e.errno == errno.ELOOP:
+                    return "skip", "broken symbolic link (a loop of links)"
+                return "skip", (f"broken symbolic link (its target {os.readlink(entry.path)} "
+                                "does not exist)")
+            if stat.S_ISDIR(st.st_mode):
                 return "skip", "symbolic link to a folder: not followed"
         if entry.is_dir(follow_symlinks=False):
             if _is_image_name(name):
