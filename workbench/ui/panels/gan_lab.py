@@ -5,18 +5,24 @@ gradient field and the mode metrics.
 Threading: a `LabWorker` (QThread) owns the `GanLab`; every call into it happens on that thread.
 The GUI sends commands through a queue and receives snapshots by a queued signal. The worker
 takes a snapshot only after the GUI has drawn the previous one (it acks), at most 15 times a
-second and at most a third of its own time, so a slow GUI costs frames, never a backlog, and
-training keeps going; the GUI draws only the newest snapshot it holds (latest wins)."""
+second and with snapshot + drawing at most a third of the time, so a slow GUI costs frames, never
+a backlog, and training keeps going; the GUI draws only the newest snapshot (latest wins).
+
+While the GUI draws and paints a snapshot the worker stands aside (waits for the ack, 250 ms at
+most). Both threads run Python, and every Qt call releases the GIL: with the worker stepping, each
+re-acquisition could wait out a 5 ms switch interval, which turned a 20 ms draw into 150 ms
+stalls on 2 busy cores."""
 
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from concurrent.futures import Future
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QThread, Qt, Signal
+from PySide6.QtCore import QThread, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHBoxLayout,
                                QLabel, QPushButton, QScrollArea, QSlider, QSpinBox, QSplitter,
                                QVBoxLayout, QWidget)
@@ -57,7 +63,9 @@ class LabWorker(QThread):
         self._init = (dataset, model, seed)
         self.playing = False
         self.rate = 0
-        self._awaiting_ack = False
+        self._awaiting_ack = self._stood_aside = False
+        self._acked = threading.Event()
+        self._draw_cost = 0.0
         self._want_snapshot = True
         self._last_snap = 0.0
         self._snap_cost = 0.0
@@ -67,9 +75,12 @@ class LabWorker(QThread):
     def send(self, *cmd) -> None:
         self.commands.put(cmd)
 
-    def ack(self) -> None:
-        """The GUI has drawn the last snapshot: the next one may be taken."""
+    def ack(self, draw_s: float = 0.0) -> None:
+        """The GUI has drawn (and painted) the last snapshot in `draw_s` seconds: the next one
+        may be taken."""
+        self._draw_cost = 0.7 * self._draw_cost + 0.3 * draw_s
         self._awaiting_ack = False
+        self._acked.set()
 
     def call(self, fn) -> Future:
         """Run fn(lab) on the worker thread; the Future holds its result (for tests and tools)."""
@@ -108,6 +119,11 @@ class LabWorker(QThread):
                 self._do(cmd)
                 t_prev = time.perf_counter()
                 continue  # drain every queued command before stepping
+            if self._awaiting_ack and not self._stood_aside:
+                self._stood_aside = True  # once per snapshot: a hidden panel never acks
+                self._acked.wait(0.25)
+                t_prev = time.perf_counter()
+                continue
             now = time.perf_counter()
             if self.playing:
                 if self.rate:
@@ -177,7 +193,8 @@ class LabWorker(QThread):
 
     def _maybe_snapshot(self) -> None:
         now = time.perf_counter()
-        interval = max(1.0 / SNAP_HZ, self._snap_cost / SNAP_SHARE if self.playing else 0.0)
+        cost = self._snap_cost + self._draw_cost
+        interval = max(1.0 / SNAP_HZ, cost / SNAP_SHARE if self.playing else 0.0)
         if not self._want_snapshot or self._awaiting_ack or now - self._last_snap < interval:
             return
         try:
@@ -189,7 +206,8 @@ class LabWorker(QThread):
         self._last_snap = time.perf_counter()
         self._snap_cost = 0.7 * self._snap_cost + 0.3 * (self._last_snap - now)
         self._want_snapshot = False
-        self._awaiting_ack = True
+        self._awaiting_ack, self._stood_aside = True, False
+        self._acked.clear()
         self.snapshot_ready.emit(snap)
 
     def _emit_state(self) -> None:
@@ -204,6 +222,16 @@ class LabWorker(QThread):
         self.state.emit({"step": lab.step, "d_updates": lab.d_updates, "playing": self.playing,
                          "steps_per_s": rate if self.playing else 0.0,
                          "dataset": lab.dataset_name, "model": lab.model_name, "seed": lab.seed})
+
+
+def _freeze_gc() -> None:
+    """Move every object alive now (torch, Qt, pyqtgraph: a few hundred thousand) out of the
+    cyclic collector's reach. Full collections then scan only newer objects: before, one took
+    150–420 ms and landed in the middle of a draw (measured here on 2 busy cores)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _message(e: Exception) -> str:
@@ -555,17 +583,44 @@ class GanLabPanel(QWidget):
                     combo.setCurrentText(st[key])
 
     def _on_snapshot(self, snap) -> None:
+        """Draw in two slices with a 1 ms timer between them and before the ack: Qt paints what
+        changed in between (its paint requests are posted events, which run before timers), and
+        input and other timers get their turn. A zero timer would not do: in Qt 6 it is a posted
+        event too, so all of it would run as one block. The worker waits for the ack, so the
+        painting does not fight it for the GIL (see the module docstring)."""
+        if self.snapshot is None:
+            _freeze_gc()
         self.snapshot = snap
+        self._busy_s = 0.0
+        self._timed(self._draw_plane, snap)
+        QTimer.singleShot(1, self._draw_rest)
+
+    def _timed(self, fn, *args) -> None:
         t0 = time.perf_counter()
         try:
-            self._draw(snap)
+            fn(*args)
         finally:
-            self.draw_ms.append((time.perf_counter() - t0) * 1000)
-            del self.draw_ms[:-500]
-            self.worker.ack()
+            self._busy_s += time.perf_counter() - t0
+
+    def _draw_rest(self) -> None:
+        try:
+            self._timed(self._draw_modes, self.snapshot)
+        finally:
+            self._t_rest = time.perf_counter()
+            QTimer.singleShot(1, self._painted)
+
+    def _painted(self) -> None:
+        self.draw_ms.append(self._busy_s * 1000)  # drawing alone; painting is Qt's
+        del self.draw_ms[:-500]
+        self.worker.ack(self._busy_s + time.perf_counter() - self._t_rest)
 
     # -- drawing ------------------------------------------------------------------------------------
     def _draw(self, s) -> None:
+        """Everything at once (tests, tools); the live path slices it (_on_snapshot)."""
+        self._draw_plane(s)
+        self._draw_modes(s)
+
+    def _draw_plane(self, s) -> None:
         x0, x1, y0, y1 = s.extent
         p = self.plot.getPlotItem()
         if getattr(self, "_extent", None) != s.extent:
@@ -588,7 +643,6 @@ class GanLabPanel(QWidget):
         self.fake_item.setData(pos=s.fake)
         self._draw_manifold(s.manifold, s.manifold_density)
         self._draw_arrows(s.arrow_pos, s.arrow_vec, x1 - x0)
-        self._draw_modes(s)
         m = s.metrics
         if m:
             self.metric_labels["losses"].setText(
