@@ -29,7 +29,8 @@ from workbench.ui.panels.image_grid import ImageGridView
 from workbench.ui.panels.latent_explorer import LatentExplorer
 from workbench.ui.panels.latent_walks import LatentWalks
 from workbench.ui.panels.loss_plots import LossPlots
-from workbench.ui.workers import TrainingProcess, TrainingThread, warm_up_process_runner
+from workbench.ui.workers import (TrainingProcess, TrainingThread,
+                                  use_one_torch_thread_for_the_gui, warm_up_process_runner)
 
 SAMPLES_HINT = ("Samples from the prior appear here while training\n"
                 "(fixed noise, so you see the same codes improve).")
@@ -722,6 +723,7 @@ def _import_backend():
     from workbench.data.builtin import list_datasets
 
     infos = {n: get_model_info(n) for n in list_models()}
+    use_one_torch_thread_for_the_gui()
     try:  # the fork server imports torch once, now, so Train starts promptly later
         warm_up_process_runner()
     except (OSError, RuntimeError):

@@ -85,6 +85,10 @@ class TrainingThread(_Runner):
             except queue.Empty:
                 return None
 
+        import torch
+
+        if TRAINING_THREADS:
+            torch.set_num_threads(TRAINING_THREADS)  # training here gets every core …
         try:
             self.trainer = make_trainer(self.job)
             relay(self.trainer, send, poll, self._commands.get)
@@ -92,6 +96,25 @@ class TrainingThread(_Runner):
             self.failed.emit(str(e))
         except Exception:  # a bug: show it rather than dying silently in a thread
             self.failed.emit(traceback.format_exc())
+        finally:
+            if TRAINING_THREADS:
+                torch.set_num_threads(1)  # … and the GUI's own decoding goes back to one
+
+
+# The GUI process runs its own torch work (decoding slider codes, encoding for the scatter,
+# t-SNE) on ONE intra-op thread. Those are tiny batches; with two threads and training busy on
+# the other core, OpenMP's barrier made a single conv decode take 70–80 ms instead of 2–3 ms
+# (bench/latent.py). TRAINING_THREADS is torch's default, kept for the in-process runner.
+TRAINING_THREADS: int | None = None
+
+
+def use_one_torch_thread_for_the_gui() -> None:
+    global TRAINING_THREADS
+    import torch
+
+    if TRAINING_THREADS is None:
+        TRAINING_THREADS = torch.get_num_threads()
+    torch.set_num_threads(1)
 
 
 _CONTEXT = None

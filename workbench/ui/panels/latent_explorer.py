@@ -74,7 +74,7 @@ class LatentExplorer(QWidget):
                                     f"{TSNE_MAX_POINTS} points, perplexity 30).")
         self.tsne_button.clicked.connect(self.run_tsne)
         self.tsne_progress = QProgressBar()
-        self.tsne_progress.setFixedWidth(120)
+        self.tsne_progress.setFixedWidth(90)
         self.tsne_progress.hide()
         self._progress = _Progress(self.tsne_progress)
         self.tsne_cancel_button = QPushButton("Cancel")
@@ -107,16 +107,20 @@ class LatentExplorer(QWidget):
                 b.setChecked(True)
         self.mode_buttons.buttonClicked.connect(
             lambda b: self.scatter.set_mode(b.property("mode")))
+        # Two short rows, so the window's minimum width does not grow with the controls.
         for w in (QLabel("Encode"), self.split_combo, QLabel("Draw"), self.proj_combo,
                   self.tsne_button, self.tsne_progress, self.tsne_cancel_button):
             bar.addWidget(w)
-        bar.addSpacing(12)
-        bar.addWidget(self.kmeans_check)
-        bar.addWidget(self.k_spin)
-        bar.addWidget(self.purity_label)
         bar.addStretch(1)
-        bar.addLayout(mode_row)
         lay.addLayout(bar)
+        bar2 = QHBoxLayout()
+        bar2.addWidget(self.kmeans_check)
+        bar2.addWidget(self.k_spin)
+        bar2.addWidget(self.purity_label)
+        bar2.addStretch(1)
+        bar2.addWidget(QLabel("Mouse:"))
+        bar2.addLayout(mode_row)
+        lay.addLayout(bar2)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         self.scatter = LatentScatter(NO_RUN)
@@ -125,28 +129,33 @@ class LatentExplorer(QWidget):
         self.scatter.selection_changed.connect(self._on_selection)
         split.addWidget(self.scatter)
 
-        right = QWidget()
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(0, 0, 0, 0)
-        box = QGroupBox("Image and reconstruction")
+        # Right: the clicked image and the selection side by side, the sliders below.
+        right = QSplitter(Qt.Orientation.Vertical)
+        top = QWidget()
+        tl = QHBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        box = QGroupBox("Image → reconstruction")
         bl = QVBoxLayout(box)
-        self.pair_view = ImageGridView("Click a point: its image and the model's "
-                                       "reconstruction appear here.\nHover to preview.")
+        self.pair_view = ImageGridView("Click a point: its image and the\nmodel's reconstruction "
+                                       "appear here.\nHover to preview.")
         self.pair_view.setObjectName("pair_view")
-        self.pair_view.setMinimumSize(160, 90)
+        self.pair_view.setMinimumSize(140, 80)
         self.pair_caption = QLabel("")
-        bl.addWidget(self.pair_view)
+        self.pair_caption.setWordWrap(True)
+        bl.addWidget(self.pair_view, 1)
         bl.addWidget(self.pair_caption)
-        rl.addWidget(box, 2)
+        tl.addWidget(box)
         box = QGroupBox("Selection")
         bl = QVBoxLayout(box)
-        self.selection_view = ImageGridView("Select points with Rectangle or Lasso:\n"
+        self.selection_view = ImageGridView("Select points with\nRectangle or Lasso:\n"
                                             "the images appear here.")
-        self.selection_view.setMinimumSize(160, 90)
+        self.selection_view.setMinimumSize(140, 80)
         self.selection_caption = QLabel("")
-        bl.addWidget(self.selection_view)
+        self.selection_caption.setWordWrap(True)
+        bl.addWidget(self.selection_view, 1)
         bl.addWidget(self.selection_caption)
-        rl.addWidget(box, 2)
+        tl.addWidget(box)
+        right.addWidget(top)
         box = QGroupBox("Latent sliders")
         bl = QVBoxLayout(box)
         self.sliders = LatentSliders()
@@ -155,7 +164,8 @@ class LatentExplorer(QWidget):
         self.sliders_hint.setWordWrap(True)
         self.sliders_hint.setStyleSheet("color: palette(mid);")
         bl.addWidget(self.sliders_hint)
-        rl.addWidget(box, 5)
+        right.addWidget(box)
+        right.setSizes([240, 520])
         split.addWidget(right)
         split.setSizes([640, 380])
         lay.addWidget(split, 1)
@@ -196,7 +206,13 @@ class LatentExplorer(QWidget):
         from workbench.analysis.latent import project_2d
 
         enc = self.session.encoded
+        old = self.xy if self.xy is not None and len(self.view_idx) == len(enc.codes) else None
         self.xy, how = project_2d(enc.codes)
+        if old is not None and old.shape == self.xy.shape:
+            # PCA axes have no sign: keep the one closest to the last picture, so points do
+            # not jump to the mirror side each time training refreshes the codes.
+            flip = (self.xy * old).sum(0) < 0
+            self.xy[:, flip] *= -1
         self.view_idx = np.arange(len(enc.codes))
         self.projection_note = how
         self.redraw(keep_view=keep_view)

@@ -31,13 +31,14 @@ class DecodedImage(pg.GraphicsLayoutWidget):
         self.item.setLevels((0.0, 1.0))
         self.vb.addItem(self.item)
         self.text = pg.TextItem("", color="#333", anchor=(0.5, 0.5))
-        self.vb.addItem(self.text)
+        self.vb.addItem(self.text, ignoreBounds=True)
         self._shape = None
 
     def set_data(self, x: np.ndarray) -> None:
         """x: C×H×W in [0, 1], or a 2-D point (shown as its coordinates)."""
         if x.ndim == 1:
             self.item.clear()
+            self._shape = None
             self.text.setText(f"decoded point\n({x[0]:.3f}, {x[1]:.3f})")
             self.vb.setRange(xRange=(-1, 1), yRange=(-1, 1))
             return
@@ -46,7 +47,7 @@ class DecodedImage(pg.GraphicsLayoutWidget):
         self.item.setImage(img, autoLevels=False, levels=(0.0, 1.0))
         if self._shape != img.shape[:2]:
             self._shape = img.shape[:2]
-            self.vb.autoRange(padding=0)
+            self.vb.setRange(xRange=(0, img.shape[1]), yRange=(0, img.shape[0]), padding=0)
 
     def array(self) -> np.ndarray | None:
         return self.item.image
@@ -74,9 +75,10 @@ class LatentSliders(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.image = DecodedImage()
-        self.image.setMinimumSize(180, 180)
+        self.image.setMinimumSize(150, 150)
+        self.image.setMaximumHeight(240)
         self.image.setToolTip("The decoder's output for the code set by the sliders below.")
-        lay.addWidget(self.image, 3)
+        lay.addWidget(self.image, 2)
         self.caption = QLabel("")
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: palette(mid);")

@@ -230,6 +230,12 @@ class InterpolationView(_Walk):
         n = len(enc.images) if enc is not None else 1
         for sp in (self.a_spin, self.b_spin):
             sp.setRange(0, max(n - 1, 0))
+        if n > 1 and self.a_spin.value() == self.b_spin.value():
+            # Start from two different digits: the walk between them is the interesting one.
+            a = self.a_spin.value()
+            other = np.flatnonzero(enc.labels != enc.labels[a]) if enc.labels is not None \
+                else np.array([(a + 1) % n])
+            self.b_spin.setValue(int(other[0]) if len(other) else (a + 1) % n)
 
     def _use_focus(self, spin: QSpinBox) -> None:
         if self.session.focus is None:
