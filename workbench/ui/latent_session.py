@@ -58,7 +58,7 @@ class LatentSession(QObject):
         self.selection = np.zeros(0, np.int64)
 
     # -- inputs ------------------------------------------------------------------------------------
-    def set_snapshot(self, snap: dict | None, dataset: str | None) -> None:
+    def set_snapshot(self, snap: dict | None, dataset) -> None:
         """New weights (every few seconds while training, or from an opened run)."""
         if snap is None:
             return
@@ -102,7 +102,7 @@ class LatentSession(QObject):
         self._jobs.submit(lambda: self._build(snap, dataset, split), self._on_built,
                           self._on_error)
 
-    def _build(self, snap: dict, dataset: str | None, split: str):
+    def _build(self, snap: dict, dataset, split: str):
         """Off the GUI thread: a fresh model with the snapshot's weights, and the codes."""
         from workbench.analysis.latent import LatentProbe
 
@@ -122,13 +122,17 @@ class LatentSession(QObject):
             encoded = Encoded(split, images, labels, data.class_names, codes, kl)
         return probe, encoded, snap.get("step"), dataset
 
-    def _load(self, name: str):
-        data = self._datasets.get(name)
+    def _load(self, dataset):
+        """A built-in name, a folder's source, or a run's recorded description (a dict)."""
+        import json
+
+        key = json.dumps(dataset, sort_keys=True, default=str)
+        data = self._datasets.get(key)
         if data is None:
             from workbench.data import load_dataset
 
-            data = load_dataset(name).to("cpu")
-            self._datasets = {name: data}  # keep one: datasets can be large
+            data = load_dataset(dataset).to("cpu")
+            self._datasets = {key: data}  # keep one: datasets can be large
         return data
 
     def _on_built(self, result) -> None:

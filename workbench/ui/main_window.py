@@ -25,6 +25,7 @@ from workbench.engine.trainer import TrainSettings
 from workbench.ui.forms import ConfigForm
 from workbench.ui.jobs import LatestOnly
 from workbench.ui.latent_session import LatentSession
+from workbench.ui.panels.dataset_view import DatasetView, FolderLoader
 from workbench.ui.panels.image_grid import ImageGridView
 from workbench.ui.panels.latent_explorer import LatentExplorer
 from workbench.ui.panels.latent_walks import LatentWalks
@@ -38,6 +39,23 @@ RECON_HINT = ("Reconstructions appear here while training:\n"
               "held-out images above, the model's copy below.")
 DEFAULT_MODEL = "vae_mlp"
 DEFAULT_DATASET = "mnist5k"
+FOLDER_SIZES = (28, 32, 48, 64, 96, 128)
+MAX_RECENT_FOLDERS = 8
+
+
+def dataset_key(d) -> str:
+    """A string for a dataset choice: a built-in name, or a folder's source as JSON."""
+    return json.dumps(d, sort_keys=True) if isinstance(d, dict) else str(d)
+
+
+def dataset_choice(key: str):
+    """The inverse of dataset_key: a name, or the source dict a folder was loaded with."""
+    if isinstance(key, str) and key.startswith("{"):
+        try:
+            return json.loads(key)
+        except ValueError:
+            return DEFAULT_DATASET
+    return key
 
 
 def app_settings() -> QSettings:
@@ -175,6 +193,7 @@ class MainWindow(QMainWindow):
         self.explorer.status.connect(self._show_status)
         self.walks.status.connect(self._show_status)
         self.latent.failed.connect(self._show_status)
+        self.dataset_page = self._build_dataset_page()
         self.center_tabs = QTabWidget()
         self.center_tabs.setObjectName("center_tabs")
         self.center_tabs.setDocumentMode(True)
@@ -183,7 +202,9 @@ class MainWindow(QMainWindow):
                 (self.explorer, "Latent space", "Scatter of the codes coloured by label, the "
                  "clicked image and its reconstruction, and latent sliders"),
                 (self.walks, "Latent walks", "Traversal grids, interpolation and latent "
-                 "arithmetic")):
+                 "arithmetic"),
+                (self.dataset_page, "Dataset", "The selected dataset: images per class, class "
+                 "counts, sizes and modes, and what a folder scan skipped")):
             self.center_tabs.addTab(widget, title)
             self.center_tabs.setTabToolTip(self.center_tabs.count() - 1, tip)
         self.center_tabs.currentChanged.connect(self._on_center_tab)
@@ -195,7 +216,55 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         self.status_label = QLabel("Starting…")
         self.statusBar().addWidget(self.status_label, 1)
+        self.scan_progress = QProgressBar()
+        self.scan_progress.setFixedWidth(160)
+        self.scan_progress.setFormat("scanning %v / %m")
+        self.scan_progress.hide()
+        self.scan_cancel = QPushButton("Cancel scan")
+        self.scan_cancel.hide()
+        self.scan_cancel.clicked.connect(self.cancel_folder_scan)
+        self.statusBar().addPermanentWidget(self.scan_progress)
+        self.statusBar().addPermanentWidget(self.scan_cancel)
         self.statusBar().addPermanentWidget(self.progress)
+        self.setAcceptDrops(True)  # drop an image folder anywhere on the window
+
+    def _build_dataset_page(self) -> QWidget:
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.setContentsMargins(4, 4, 4, 4)
+        row = QHBoxLayout()
+        self.open_folder_button = QPushButton("Open image folder…")
+        self.open_folder_button.setToolTip("Train on your own images: sub-folders are classes, "
+                                           "a flat folder is one unlabeled set. You can also "
+                                           "drag a folder onto the window.")
+        self.open_folder_button.clicked.connect(self.open_folder_dialog)
+        self.folder_size = QComboBox()
+        for n in FOLDER_SIZES:
+            self.folder_size.addItem(f"{n}×{n}", n)
+        self.folder_size.setToolTip("Images are resized to this square size (models size "
+                                    "themselves to it; small is fast on a CPU).")
+        self.folder_color = QComboBox()
+        for text, key in (("colour: automatic", "auto"), ("grey", "grey"), ("RGB", "rgb")):
+            self.folder_color.addItem(text, key)
+        self.folder_color.setToolTip("Automatic: grey when every image is grey, else RGB.")
+        self.folder_fit = QComboBox()
+        for text, key in (("centre crop", "crop"), ("pad", "pad")):
+            self.folder_fit.addItem(text, key)
+        self.folder_fit.setToolTip("Non-square images: crop the centre square, or pad to a "
+                                   "square (nothing cut off).")
+        for w in (self.open_folder_button, QLabel("Size"), self.folder_size, self.folder_color,
+                  self.folder_fit):
+            row.addWidget(w)
+        row.addStretch(1)
+        lay.addLayout(row)
+        self.dataset_view = DatasetView()
+        self.dataset_view.setObjectName("dataset_view")
+        self.dataset_view.folder_dropped.connect(self.open_folder)
+        lay.addWidget(self.dataset_view, 1)
+        self._folder_loader: FolderLoader | None = None
+        self._folder_reports: dict[str, object] = {}  # dataset key -> its scan report
+        self.data_jobs = LatestOnly("data")
+        return page
 
     def _build_actions(self) -> None:
         def action(text, slot, shortcut=None, tip=""):
@@ -209,6 +278,9 @@ class MainWindow(QMainWindow):
 
         self.act_open = action("&Open run…", self.open_run_dialog, "Ctrl+O",
                                "Open a run directory: its curves, config and newest checkpoint")
+        self.act_open_folder = action("Open image &folder…", self.open_folder_dialog,
+                                      "Ctrl+Shift+O", "Load a folder of your own images as a "
+                                      "dataset (sub-folders are classes)")
         self.act_export = action("&Export samples as PNG…", self.export_samples, "Ctrl+E",
                                  "Save the current sample grid as a PNG")
         self.act_quit = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -241,7 +313,7 @@ class MainWindow(QMainWindow):
 
         mb = self.menuBar()
         m = mb.addMenu("&File")
-        for a in (self.act_open, self.act_export):
+        for a in (self.act_open, self.act_open_folder, self.act_export):
             m.addAction(a)
         m.addSeparator()
         m.addAction(self.act_quit)
@@ -299,13 +371,20 @@ class MainWindow(QMainWindow):
             self.model_list.addItem(item)
         self.model_list.blockSignals(False)
         self.model_list.setEnabled(True)
+        self._dataset_kinds = {d.name: d.kind for d in datasets}
+        self.dataset_combo.blockSignals(True)
         self.dataset_combo.clear()
         for d in datasets:
             self.dataset_combo.addItem(d.name, d.name)
             self.dataset_combo.setItemData(self.dataset_combo.count() - 1, d.description,
                                            Qt.ItemDataRole.ToolTipRole)
-        ds = self.settings.value("dataset", DEFAULT_DATASET)
-        self.dataset_combo.setCurrentIndex(max(0, self.dataset_combo.findData(ds)))
+        for source in self._recent_folders():
+            self._add_folder_item(source)
+        ds = str(self.settings.value("dataset", DEFAULT_DATASET))
+        self.dataset_combo.setCurrentIndex(max(0, self._find_dataset(dataset_choice(ds))))
+        self.dataset_combo.blockSignals(False)
+        self.dataset_combo.currentIndexChanged.connect(self._on_dataset_changed)
+        self._on_dataset_changed()
         self.select_model(self.settings.value("model", DEFAULT_MODEL))
         self.status_label.setText("Ready. Press Train (Ctrl+Enter) to start.")
         self._update_controls()
@@ -353,6 +432,33 @@ class MainWindow(QMainWindow):
         self.model_box_layout.insertWidget(0, self.model_form)
         self.tabs.setTabText(0, f"Model: {name}")
         self._on_form_changed()
+        self._suit_data_to_model(name)
+
+    def _dataset_kind(self, choice) -> str:
+        if isinstance(choice, dict):
+            return "image"  # folders and torchvision sets are images
+        return getattr(self, "_dataset_kinds", {}).get(choice, "image")
+
+    def _suit_data_to_model(self, name: str) -> None:
+        """A model made for another kind of data than the selected set (a 2-D toy GAN on
+        digits, a VAE on a 2-D mixture) switches to its own default dataset; a model tuned
+        with its own batch size gets it in the Training tab."""
+        info = self.model_infos[name]
+        default = getattr(info, "default_dataset", None)
+        current = self.dataset_combo.currentData()
+        if default and self._dataset_kind(current) != self._dataset_kind(default) \
+                and self._find_dataset(default) >= 0 and not self.training:
+            self.dataset_combo.setCurrentIndex(self._find_dataset(default))
+            self.status_label.setText(f"{name} is made for {self._dataset_kind(default)} "
+                                      f"data: dataset set to {default}.")
+        batch = getattr(info, "batch_size", None)
+        if batch:
+            try:
+                cur = self.train_form.value()
+            except WorkbenchError:
+                return
+            if cur.batch_size != batch:
+                self.train_form.set_config(C.replace(cur, batch_size=batch))
 
     def _on_form_changed(self) -> None:
         """Grey out fields the chosen architecture does not use."""
@@ -437,7 +543,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("train_in_process", self.act_in_process.isChecked())
         self.progress.setValue(0)
         self.progress.show()
-        self.status_label.setText(f"Preparing {name} on {dataset}…")
+        self.status_label.setText(f"Preparing {name} on {self.dataset_combo.currentText()}…")
         t.start()
         self._update_controls()
         return True
@@ -594,9 +700,14 @@ class MainWindow(QMainWindow):
         self.model_configs[run.model_name] = config
         self.current_model = None  # the form now shows the run's config, not an edit to keep
         self.select_model(run.model_name)
-        ds = run.meta.get("dataset", {}).get("name")
-        if ds and self.dataset_combo.findData(ds) >= 0:
-            self.dataset_combo.setCurrentIndex(self.dataset_combo.findData(ds))
+        desc = run.meta.get("dataset", {})
+        ds = desc.get("builtin") or desc.get("name")
+        if "folder" in desc:  # a run on an image folder: offer that folder again
+            source = {k: v for k, v in desc.items() if k not in ("name", "spec", "n_train",
+                                                                "n_val")}
+            ds = source if self._find_dataset(source) >= 0 else self._add_folder_item(source)
+        if ds is not None and self._find_dataset(ds) >= 0:
+            self.dataset_combo.setCurrentIndex(self._find_dataset(ds))
         self.plots.setup(info.model_cls.plot_groups)
         metrics = []
         for rec in run.read_metrics():
@@ -627,12 +738,143 @@ class MainWindow(QMainWindow):
                 self.resample()
         self.latent.clear()
         if self.snapshot is not None:
-            self.latent.set_snapshot(self.snapshot, ds)
+            self.latent.set_snapshot(self.snapshot, desc or ds)
         step = ckpts[-1].step if ckpts else 0
         self.status_label.setText(f"Opened {path}: {run.model_name}, checkpoint at step {step}. "
                                   "Training → Continue opened run resumes it.")
         self._update_controls()
         return True
+
+    # == datasets: built-in names and image folders ========================================================
+    def _find_dataset(self, choice) -> int:
+        key = dataset_key(choice)
+        for i in range(self.dataset_combo.count()):
+            if dataset_key(self.dataset_combo.itemData(i)) == key:
+                return i
+        return -1
+
+    def _recent_folders(self) -> list[dict]:
+        try:
+            items = json.loads(str(self.settings.value("recent_folders", "[]")))
+        except ValueError:
+            return []
+        return [d for d in items if isinstance(d, dict) and Path(d.get("folder", "")).is_dir()]
+
+    def _add_folder_item(self, source: dict, label: str | None = None) -> dict:
+        i = self._find_dataset(source)
+        if i < 0:
+            name = Path(source["folder"]).name or source["folder"]
+            size = source.get("size")
+            self.dataset_combo.addItem(label or f"{name} (folder, {size}×{size})", source)
+            i = self.dataset_combo.count() - 1
+        self.dataset_combo.setItemData(i, f"Image folder {source['folder']}",
+                                       Qt.ItemDataRole.ToolTipRole)
+        return source
+
+    def open_folder_dialog(self) -> None:
+        start = str(self.settings.value("last_folder", str(Path.home())))
+        path = QFileDialog.getExistingDirectory(self, "Open image folder", start)
+        if path:
+            self.open_folder(path)
+
+    def open_folder(self, path: str) -> None:
+        """Scan, decode and cache a folder in the background, then offer it as a dataset."""
+        from workbench.data.folder import FolderOptions
+
+        if self.training:
+            QMessageBox.information(self, "genworkbench", "Stop the current training first: "
+                                    "a new dataset is used for the next run.")
+            return
+        self.cancel_folder_scan()
+        self.settings.setValue("last_folder", str(Path(path).parent))
+        options = FolderOptions(size=int(self.folder_size.currentData()),
+                                color=self.folder_color.currentData(),
+                                fit=self.folder_fit.currentData())
+        loader = FolderLoader(path, options, parent=self)
+        loader.progress.connect(self._on_scan_progress)
+        loader.loaded.connect(self._on_folder_loaded)
+        loader.failed.connect(self._on_folder_failed)
+        loader.cancelled.connect(lambda: self.status_label.setText("Folder scan cancelled."))
+        loader.finished.connect(lambda l=loader: self._on_scan_done(l))
+        self._folder_loader = loader
+        self.scan_progress.setRange(0, 0)  # busy until the first count arrives
+        self.scan_progress.show()
+        self.scan_cancel.show()
+        self.status_label.setText(f"Scanning {path}…")
+        loader.start()
+
+    def cancel_folder_scan(self) -> None:
+        if self._folder_loader is not None:
+            self._folder_loader.cancel()
+
+    def _on_scan_progress(self, done: int, total: int) -> None:
+        self.scan_progress.setRange(0, max(total, 1))
+        self.scan_progress.setValue(done)
+
+    def _on_scan_done(self, loader) -> None:
+        if loader is self._folder_loader:
+            self._folder_loader = None
+            self.scan_progress.hide()
+            self.scan_cancel.hide()
+        loader.deleteLater()
+
+    def _on_folder_loaded(self, data, report) -> None:
+        source = dict(data.source)
+        self._folder_reports[dataset_key(source)] = report
+        self.dataset_combo.blockSignals(True)
+        self._add_folder_item(source)
+        self.dataset_combo.blockSignals(False)
+        recent = [source] + [d for d in self._recent_folders() if dataset_key(d) !=
+                             dataset_key(source)]
+        self.settings.setValue("recent_folders", json.dumps(recent[:MAX_RECENT_FOLDERS]))
+        self.dataset_combo.blockSignals(True)
+        self.dataset_combo.setCurrentIndex(self._find_dataset(source))
+        self.dataset_combo.blockSignals(False)
+        self.dataset_view.set_data(data, report)
+        self.center_tabs.setCurrentWidget(self.dataset_page)
+        skipped = f"; {len(report.skipped)} files skipped (Dataset → Skipped files…)" \
+            if report.skipped else ""
+        self.status_label.setText(f"Loaded {report.ok} images from {report.root}{skipped}. "
+                                  "Press Train to train the selected model on them.")
+
+    def _on_folder_failed(self, message: str, report) -> None:
+        self.status_label.setText("The folder could not be used.")
+        QMessageBox.warning(self, "Cannot use this folder", message)
+        if report is not None and report.skipped:
+            self.dataset_view.set_data(None)
+            from workbench.ui.panels.dataset_view import FolderReportDialog
+
+            dlg = FolderReportDialog(report, self)
+            dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dlg.open()
+
+    def _on_dataset_changed(self, _index: int = 0) -> None:
+        """Show the chosen dataset in the Dataset tab (loaded off the GUI thread)."""
+        choice = self.dataset_combo.currentData()
+        if choice is None:
+            return
+        report = self._folder_reports.get(dataset_key(choice))
+
+        def load():
+            from workbench.data import load_dataset
+
+            return load_dataset(choice)
+
+        self.data_jobs.submit(load, lambda data: self.dataset_view.set_data(data, report),
+                              lambda e: self.status_label.setText(f"Cannot load the dataset: "
+                                                                  f"{e}"))
+
+    def dragEnterEvent(self, event):
+        if DatasetView._dropped_folder(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event):
+        path = DatasetView._dropped_folder(event.mimeData())
+        if path:
+            event.acceptProposedAction()
+            self.open_folder(path)
 
     def export_samples(self) -> None:
         arr = self.samples_view.array
@@ -665,7 +907,7 @@ class MainWindow(QMainWindow):
         s = self.settings
         if self.current_model:
             s.setValue("model", self.current_model)
-        s.setValue("dataset", self.dataset_combo.currentData() or DEFAULT_DATASET)
+        s.setValue("dataset", dataset_key(self.dataset_combo.currentData() or DEFAULT_DATASET))
         for name, cfg in self.model_configs.items():
             s.setValue(f"config/{name}", json.dumps(C.to_dict(cfg)))
         try:
@@ -713,6 +955,10 @@ class MainWindow(QMainWindow):
             self.thread.stop()
             self.thread.wait(timeout_ms)
         self.decode_jobs.shutdown()
+        self.data_jobs.shutdown()
+        if self._folder_loader is not None:
+            self._folder_loader.cancel()
+            self._folder_loader.wait(timeout_ms)
         self.explorer.shutdown()
         self.latent.shutdown()
 
