@@ -423,6 +423,14 @@ class DiracPanel(QWidget):
         if not self.play_button.isChecked() and self.shown < self.steps_spin.value() + 1:
             self.timer.start()
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # a word-wrapped label's size hint assumes some narrow width and reserves rows of empty
+        # space; give it exactly the height its text needs at the width it has
+        margins = self.layout().contentsMargins()
+        width = max(100, self.width() - margins.left() - margins.right())
+        self.caption.setFixedHeight(self.caption.heightForWidth(width))
+
     def hideEvent(self, event) -> None:
         super().hideEvent(event)
         self.timer.stop()  # no work while the tab is not visible

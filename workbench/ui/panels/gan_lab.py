@@ -496,8 +496,8 @@ class GanLabPanel(QWidget):
         self.modes_image.setLookupTable(cmap.getLookupTable(nPts=256))
         mp.addItem(self.modes_image)
         self.modes_plot.setToolTip("Each row is a mode, each column a snapshot; darker = more of "
-                                   "the generated samples in that mode. When G collapses, rows "
-                                   "go white.")
+                                   "the generated samples in that mode (black = its fair share "
+                                   "1/K). When G collapses, rows go white.")
         v.addWidget(self.modes_plot)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=FAKE_COLOR)
         self.bars_plot = pg.PlotWidget(background="w")
@@ -701,7 +701,9 @@ class GanLabPanel(QWidget):
             self._history_steps.append(s.step)
             del self._mode_history[:-HISTORY_COLUMNS], self._history_steps[:-HISTORY_COLUMNS]
         img = np.stack(self._mode_history, 1)  # modes × time
-        self.modes_image.setImage(img, levels=(0.0, 2.0 / len(share)), autoLevels=False)
+        # black = a mode holding its fair share of all samples (1/K): a good generator turns
+        # the image dark, a collapsing one leaves rows white
+        self.modes_image.setImage(img, levels=(0.0, 1.0 / len(share)), autoLevels=False)
         t0, t1 = self._history_steps[0], self._history_steps[-1]
         self.modes_image.setRect(t0, -0.5, max(t1 - t0, 1), len(share))
         self.modes_plot.getPlotItem().setRange(xRange=(t0, t0 + max(t1 - t0, 1)),
