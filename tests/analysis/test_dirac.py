@@ -85,10 +85,12 @@ def test_r1_and_consensus_are_their_definitions():
 
 def test_scalar_fast_path_matches_the_array_field():
     for loss in D.LOSSES:
-        for reg in (None, "r1", "consensus", "wgan_gp"):
-            fast = D._point_field(loss, reg, 0.6, 0.0)
-            for pt in POINTS:
-                assert np.allclose(fast(*pt), D.vector_field(*pt, loss, reg, 0.6), atol=1e-12)
+        for reg in (None, "r1", "consensus", "wgan_gp", "instance_noise"):
+            for sigma in (0.0, 0.6):
+                fast = D._point_field(loss, reg, 0.6, sigma)
+                for pt in POINTS:
+                    assert np.allclose(fast(*pt), D.vector_field(*pt, loss, reg, 0.6, sigma),
+                                       atol=1e-12), (loss, reg, sigma)
 
 
 def test_known_eigenvalues():

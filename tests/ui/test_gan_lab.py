@@ -132,3 +132,14 @@ def test_class_histogram_shows_collapse(qtbot):
     assert np.allclose(w.bars.opts["height"], 10) and "10 / 10" in w.caption.text()
     with pytest.raises(ValueError, match="10 classes"):
         w.set_histogram(np.ones(3))
+
+
+def test_hidden_panel_skips_drawing_and_catches_up_when_shown(panel, qtbot):
+    panel.hide()
+    panel.step_g()
+    qtbot.waitUntil(lambda: panel.snapshot is not None and panel.snapshot.step == 1, timeout=5000)
+    assert panel.drawn_step == 0  # nothing drawn while hidden, and the worker was acked
+    panel.step_g()
+    qtbot.waitUntil(lambda: panel.snapshot.step == 2, timeout=5000)
+    panel.show()
+    assert panel.drawn_step == 2

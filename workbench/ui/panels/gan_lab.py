@@ -591,9 +591,20 @@ class GanLabPanel(QWidget):
         if self.snapshot is None:
             _freeze_gc()
         self.snapshot = snap
+        if not self.isVisible():  # another tab is showing: draw the newest one when shown
+            self._stale = True
+            self.worker.ack(0.0)
+            return
+        self._stale = False
         self._busy_s = 0.0
         self._timed(self._draw_plane, snap)
         QTimer.singleShot(1, self._draw_rest)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if getattr(self, "_stale", False) and self.snapshot is not None:
+            self._stale = False
+            self._draw(self.snapshot)
 
     def _timed(self, fn, *args) -> None:
         t0 = time.perf_counter()
