@@ -1,6 +1,7 @@
 """GUI responsiveness of the GAN lab while it plays with every layer drawn.
 
-    python bench/gan_lab_ui.py [--seconds 10] [--dataset grid25] [--model toy_gan] [--json]
+    python bench/gan_lab_ui.py [--seconds 10] [--dataset grid25] [--model toy_gan] [--interact]
+                               [--json]
 
 One process: first the bare GanLab stepping on the main thread (headless steps/s, one torch
 thread like the panel's worker), then GanLabPanel in a 1280×820 window playing at full pace with
@@ -47,7 +48,7 @@ def headless(dataset: str, model: str, seconds: float) -> float:
         torch.set_num_threads(prev)
 
 
-def in_panel(dataset: str, model: str, seconds: float, loop) -> dict:
+def in_panel(dataset: str, model: str, seconds: float, loop, interact: bool = False) -> dict:
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QMainWindow
 
@@ -76,12 +77,25 @@ def in_panel(dataset: str, model: str, seconds: float, loop) -> dict:
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     states: list[tuple[float, int]] = []
     panel.worker.state.connect(lambda st: states.append((time.perf_counter(), st["step"])))
+    poke = QTimer()
+    poke.setInterval(200)
+    k = [0]
+
+    def interact_once():  # resize the window and zoom the plane, as a user would
+        k[0] += 1
+        win.resize(1280 - 40 * (k[0] % 2), 820 - 30 * (k[0] % 2))
+        panel.plot.getPlotItem().getViewBox().scaleBy((0.9, 0.9) if k[0] % 2 else (1 / 0.9,) * 2)
+
+    poke.timeout.connect(interact_once)
     draws0 = len(panel.draw_ms)
     timer.start()
+    if interact:
+        poke.start()
     panel.play()
     t_start = time.perf_counter() + 1.0  # skip the first second
     loop.run_until_complete(asyncio.sleep(seconds + 1.0))
     timer.stop()
+    poke.stop()
     panel.pause()
     draw_ms = panel.draw_ms[draws0:]
     panel.shutdown()
@@ -98,12 +112,14 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--dataset", default="grid25")
     ap.add_argument("--model", default="toy_gan")
+    ap.add_argument("--interact", action="store_true",
+                    help="also resize the window and zoom the plot every 200 ms")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
     qs = qt_session()
     head = headless(args.dataset, args.model, min(args.seconds, 5.0))
-    r = in_panel(args.dataset, args.model, args.seconds, qs["loop"])
+    r = in_panel(args.dataset, args.model, args.seconds, qs["loop"], args.interact)
     s, d = r["stall_ms"], sorted(r["draw_ms"])
     res = {"platform": os.environ.get("QT_QPA_PLATFORM", "xcb"), "dataset": args.dataset,
            "model": args.model, "headless_steps_per_s": head,
@@ -116,7 +132,8 @@ def main() -> int:
         print(json.dumps(res, indent=2))
         return 0
     print(f"GAN lab, {args.model} on {args.dataset}, Qt platform {res['platform']}, "
-          f"{args.seconds:.0f} s playing at full pace, every layer on")
+          f"{args.seconds:.0f} s playing at full pace, every layer on"
+          + (", resizing and zooming every 200 ms" if args.interact else ""))
     print(f"headless GanLab   {head:8.0f} steps/s")
     print(f"lab in the panel  {r['steps_per_s']:8.0f} steps/s   ratio "
           f"{res['panel_over_headless']:.2f}")
