@@ -55,7 +55,8 @@ def test_instance_noise_field_is_the_expected_gradient(pt):
 
 
 def test_wgan_ignores_instance_noise():
-    assert np.allclose(D.vector_field(0.7, -0.3, "wgan", sigma=0.8), D.vector_field(0.7, -0.3, "wgan"))
+    assert np.allclose(D.vector_field(0.7, -0.3, "wgan", sigma=0.8),
+                       D.vector_field(0.7, -0.3, "wgan"))
 
 
 def test_field_broadcasts_over_a_grid():
@@ -64,7 +65,8 @@ def test_field_broadcasts_over_a_grid():
         a, b = D.vector_field(th, ps, reg=reg, gamma=0.5, sigma=0.2)
         assert a.shape == b.shape == (5, 7)
         # the grid agrees with point-by-point calls
-        assert np.isclose(a[1, 2], D.vector_field(th[1, 2], ps[1, 2], reg=reg, gamma=0.5, sigma=0.2)[0])
+        one = D.vector_field(th[1, 2], ps[1, 2], reg=reg, gamma=0.5, sigma=0.2)
+        assert np.isclose(a[1, 2], one[0])
 
 
 def test_r1_and_consensus_are_their_definitions():
@@ -151,7 +153,8 @@ def test_regularised_play_converges(reg, method):
 
 
 def test_instance_noise_converges_and_wgan_clip_bounds_psi():
-    assert norms(D.simulate(reg="instance_noise", sigma=1.0, method="alternating", steps=800))[-1] < 0.05
+    path = D.simulate(reg="instance_noise", sigma=1.0, method="alternating", steps=800)
+    assert norms(path)[-1] < 0.05
     path = D.simulate("wgan", "wgan_clip", gamma=0.5, method="alternating", start=(1.5, 0.2))
     assert np.abs(path[:, 1]).max() <= 0.5 + 1e-12
     assert norms(path)[-1] > 0.3  # clipping alone does not converge

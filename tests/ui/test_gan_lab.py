@@ -33,6 +33,11 @@ def changed(a, b):
 
 
 def test_step_d_moves_only_d_and_step_g_only_g(panel, qtbot):
+    import threading
+
+    # the lab lives on the worker thread, never the GUI's
+    assert panel.worker.call(lambda lab: threading.get_ident()).result(timeout=10) \
+        != threading.get_ident()
     d0, g0 = weights(panel)
     panel.step_d()
     qtbot.waitUntil(lambda: panel.last_state["d_updates"] == 1, timeout=5000)

@@ -148,16 +148,15 @@ class DiracPanel(QWidget):
         ep.setLabel("left", "imaginary part")
         ep.setAspectLocked(True)
         ep.showGrid(x=True, y=True, alpha=0.15)
-        eleg = ep.addLegend(offset=(6, 6), brush=(255, 255, 255, 210))
+        ep.addLegend(offset=(6, 6), brush=(255, 255, 255, 210))
         phi = np.linspace(0, 2 * np.pi, 200)
-        circle = ep.plot(np.cos(phi), np.sin(phi), pen=pg.mkPen("#555", width=1.5,
-                                                                  style=Qt.PenStyle.DashLine),
-                         name="unit circle |μ| = 1")
-        del circle
+        ep.plot(np.cos(phi), np.sin(phi), name="unit circle |μ| = 1",
+                pen=pg.mkPen("#555", width=1.5, style=Qt.PenStyle.DashLine))
         ep.addLine(x=0, pen=pg.mkPen("#aaa"))
         ep.addLine(y=0, pen=pg.mkPen("#aaa"))
         self.eig_items = {
-            "J": ep.plot([], [], pen=None, symbol="x", symbolSize=13, symbolPen=pg.mkPen("k", width=2),
+            "J": ep.plot([], [], pen=None, symbol="x", symbolSize=13,
+                         symbolPen=pg.mkPen("k", width=2),
                          name="λ of J (flow)"),
             "simultaneous": ep.plot([], [], pen=None, symbol="o", symbolSize=10,
                                     symbolBrush=SIM_COLOR, symbolPen=None,
@@ -166,13 +165,12 @@ class DiracPanel(QWidget):
                                    symbolBrush=ALT_COLOR, symbolPen=None,
                                    name="μ of alternating update"),
         }
-        del eleg
         ep.setRange(xRange=(-1.3, 1.3), yRange=(-1.25, 2.1))  # room for the legend on top
         self.eig_plot.setToolTip(
-            "× eigenvalues λ of the Jacobian J of the field at the equilibrium: real part < 0 means "
-            "the continuous flow converges.\n● eigenvalues μ of one discrete update (I + lr·J for "
-            "simultaneous steps): inside the unit circle means the steps converge, on it they "
-            "orbit, outside they spiral away.")
+            "× eigenvalues λ of the Jacobian J of the field at the equilibrium: real part < 0 "
+            "means the continuous flow converges.\n● eigenvalues μ of one discrete update "
+            "(I + lr·J for simultaneous steps): inside the unit circle means the steps "
+            "converge, on it they orbit, outside they spiral away.")
         right.addWidget(self.eig_plot, 3)
         self.eig_label = QLabel()
         self.eig_label.setObjectName("eig_label")
@@ -381,7 +379,8 @@ class DiracPanel(QWidget):
             text = (f"<b>λ(J)</b> = {', '.join(fmt_complex(z) for z in lam)} → flow "
                     f"{verdict(lam, False)}<br>"
                     f"<span style='color:{SIM_COLOR}'>simultaneous</span> |μ| = "
-                    f"{np.abs(mus['simultaneous']).max():.4f} → {verdict(mus['simultaneous'], True)}"
+                    f"{np.abs(mus['simultaneous']).max():.4f} → "
+                    f"{verdict(mus['simultaneous'], True)}"
                     f"; <span style='color:{ALT_COLOR}'>alternating</span> |μ| = "
                     f"{np.abs(mus['alternating']).max():.4f} → {verdict(mus['alternating'], True)}")
             if p["reg"] == "wgan_clip":

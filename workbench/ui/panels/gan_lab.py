@@ -459,8 +459,8 @@ class GanLabPanel(QWidget):
         self.metric_labels: dict[str, QLabel] = {}
         tips = {
             "step": "G updates so far (D updates in brackets) and the steps per second achieved.",
-            "hq": "Share of 2500 samples within 3σ of their nearest mode (PacGAN's 'high quality'). "
-                  "The ceiling is 98.9 %.",
+            "hq": "Share of 2500 samples within 3σ of their nearest mode (PacGAN's 'high "
+                  "quality'). The ceiling is 98.9 %.",
             "modes": "Modes that are the nearest mode of at least one high-quality sample.",
             "kl": "KL(generated mode histogram ‖ uniform) in nats: 0 = every mode equally "
                   "filled, log K = everything in one mode.",
@@ -526,7 +526,7 @@ class GanLabPanel(QWidget):
                 if label is not None:
                     label.hide()
 
-    # -- slots --------------------------------------------------------------------------------------
+    # -- slots ------------------------------------------------------------------------------------
     def set_layer(self, key: str, on: bool) -> None:
         for item in self.layer_items[key]:
             item.setVisible(on)
@@ -625,7 +625,7 @@ class GanLabPanel(QWidget):
         del self.draw_ms[:-500]
         self.worker.ack(self._busy_s + time.perf_counter() - self._t_rest)
 
-    # -- drawing ------------------------------------------------------------------------------------
+    # -- drawing ----------------------------------------------------------------------------------
     def _draw(self, s) -> None:
         """Everything at once (tests, tools); the live path slices it (_on_snapshot)."""
         self._draw_plane(s)
