@@ -91,6 +91,7 @@ def test_bad_value_is_reported_not_raised(panel, qtbot):
     panel.set_config(r1_gamma=-1.0)
     qtbot.waitUntil(lambda: "r1_gamma" in panel.status.text(), timeout=5000)
     assert panel.worker.isRunning()
+    assert panel.form.widget("r1_gamma").value() == 0.0  # the form still shows the lab's value
 
 
 def test_reset_with_another_dataset_and_layer_switches(panel, qtbot):

@@ -174,8 +174,8 @@ class LabWorker(QThread):
         elif name == "step_both":
             self._guard(lab.step_both, args[0] if args else 1)
         elif name == "set_config":
-            if self._guard(lab.set_config, **args[0]):
-                self.config_changed.emit(lab.config)
+            self._guard(lab.set_config, **args[0])
+            self.config_changed.emit(lab.config)  # also after a refusal: the form shows the truth
         elif name == "reset":
             seed, dataset, model = args
             if self._guard(lab.reset, seed=seed, dataset=dataset, model=model):
