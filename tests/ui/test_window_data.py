@@ -92,3 +92,29 @@ def test_choosing_a_toy_gan_switches_to_its_2d_data_and_back(make_window):
     assert w.dataset_combo.currentData() == "grid25"
     w.select_model("vae_mlp")
     assert w.dataset_combo.currentData() == "mnist5k"
+
+
+def test_torchvision_sets_are_listed_missing_ones_say_where_and_present_ones_train(
+        make_window, qtbot, tmp_path, monkeypatch, message_boxes):
+    from tests.data.test_tv import write_mnist
+
+    root = tmp_path / "tv"
+    monkeypatch.setenv("GENWORKBENCH_DATA", str(root))
+    w = make_window()
+    i = w._find_dataset({"torchvision": "mnist", "root": str(root)})
+    assert i >= 0 and "not downloaded" in w.dataset_combo.itemText(i)
+    w.dataset_combo.setCurrentIndex(i)
+    assert not w.download_button.isHidden()
+    qtbot.waitUntil(lambda: "is not in" in w.status_label.text(), timeout=10_000)
+    assert "train-images-idx3-ubyte" in w.status_label.text()
+    write_mnist(root)
+    w._refresh_torchvision_items()
+    assert "not downloaded" not in w.dataset_combo.itemText(i)
+    qtbot.waitUntil(lambda: w.dataset_view.grid.array is not None, timeout=10_000)
+    w.select_model("ae_mlp")
+    w.train_form.set_config(TrainSettings(steps=3, epochs=0, batch_size=8, log_every=1,
+                                          sample_every_s=0.0))
+    with qtbot.waitSignal(w.training_finished, timeout=60_000) as blocker:
+        assert w.start_training()
+    assert blocker.args[0] is not None and blocker.args[0].step == 3, message_boxes
+    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)

@@ -8,6 +8,8 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+from PySide6.QtCore import QObject, Signal
+
 
 class LatestOnly:
     def __init__(self, name: str = "job"):
@@ -43,3 +45,13 @@ class LatestOnly:
     def shutdown(self) -> None:
         self._token += 1  # drop whatever is in flight
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+class ProgressRelay(QObject):
+    """Progress from a worker thread to the GUI: `report(done, total)` may be called from any
+    thread; the queued `progress` signal delivers it on the GUI thread."""
+
+    progress = Signal(int, int)
+
+    def report(self, done: int, total: int) -> None:
+        self.progress.emit(int(done), int(total))

@@ -23,7 +23,7 @@ from workbench.core import config as C
 from workbench.core.errors import WorkbenchError
 from workbench.engine.trainer import TrainSettings
 from workbench.ui.forms import ConfigForm
-from workbench.ui.jobs import LatestOnly
+from workbench.ui.jobs import LatestOnly, ProgressRelay
 from workbench.ui.latent_session import LatentSession
 from workbench.ui.panels.dataset_view import DatasetView, FolderLoader
 from workbench.ui.panels.image_grid import ImageGridView
@@ -256,6 +256,17 @@ class MainWindow(QMainWindow):
                   self.folder_fit):
             row.addWidget(w)
         row.addStretch(1)
+        self.data_root_button = QPushButton("torchvision folder…")
+        self.data_root_button.setToolTip("Where MNIST, FashionMNIST, KMNIST and CIFAR-10 are "
+                                         "looked for (torchvision's layout).")
+        self.data_root_button.clicked.connect(self.choose_data_root)
+        self.download_button = QPushButton("Download")
+        self.download_button.setToolTip("Fetch the selected torchvision dataset (checksums "
+                                        "verified); needs an internet connection.")
+        self.download_button.clicked.connect(self.download_dataset)
+        self.download_button.hide()
+        row.addWidget(self.data_root_button)
+        row.addWidget(self.download_button)
         lay.addLayout(row)
         self.dataset_view = DatasetView()
         self.dataset_view.setObjectName("dataset_view")
@@ -378,6 +389,7 @@ class MainWindow(QMainWindow):
             self.dataset_combo.addItem(d.name, d.name)
             self.dataset_combo.setItemData(self.dataset_combo.count() - 1, d.description,
                                            Qt.ItemDataRole.ToolTipRole)
+        self._add_torchvision_items()
         for source in self._recent_folders():
             self._add_folder_item(source)
         ds = str(self.settings.value("dataset", DEFAULT_DATASET))
@@ -771,6 +783,86 @@ class MainWindow(QMainWindow):
                                        Qt.ItemDataRole.ToolTipRole)
         return source
 
+    def _data_root(self) -> str:
+        from workbench.core.paths import data_root
+
+        return str(self.settings.value("data_root", "") or data_root())
+
+    def _add_torchvision_items(self) -> None:
+        """torchvision sets under the data folder: usable when present, downloadable if not."""
+        from workbench.data.tv import TV_DATASETS, is_present
+
+        root = self._data_root()
+        for name, ds in TV_DATASETS.items():
+            choice = {"torchvision": name, "root": root}
+            present = is_present(name, root)
+            text = f"{name} (torchvision)" + ("" if present else " — not downloaded")
+            i = self._find_dataset(choice)
+            if i < 0:
+                self.dataset_combo.addItem(text, choice)
+                i = self.dataset_combo.count() - 1
+            self.dataset_combo.setItemText(i, text)
+            self.dataset_combo.setItemData(i, f"{ds.description}\nin {root}",
+                                           Qt.ItemDataRole.ToolTipRole)
+
+    def choose_data_root(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Folder with torchvision datasets",
+                                                self._data_root())
+        if not path:
+            return
+        self.settings.setValue("data_root", path)
+        current = self.dataset_combo.currentData()
+        self.dataset_combo.blockSignals(True)
+        for i in reversed(range(self.dataset_combo.count())):  # re-list under the new root
+            d = self.dataset_combo.itemData(i)
+            if isinstance(d, dict) and "torchvision" in d:
+                self.dataset_combo.removeItem(i)
+        self._add_torchvision_items()
+        if isinstance(current, dict) and "torchvision" in current:
+            current = {"torchvision": current["torchvision"], "root": self._data_root()}
+        self.dataset_combo.setCurrentIndex(max(0, self._find_dataset(current)))
+        self.dataset_combo.blockSignals(False)
+        self._on_dataset_changed()
+
+    def download_dataset(self) -> None:
+        choice = self.dataset_combo.currentData()
+        if not (isinstance(choice, dict) and "torchvision" in choice):
+            return
+        relay = ProgressRelay(self)
+        relay.progress.connect(self._on_scan_progress)
+        self.scan_progress.setRange(0, 0)
+        self.scan_progress.setFormat("downloading %p%")
+        self.scan_progress.show()
+        self.download_button.setEnabled(False)
+        self.status_label.setText(f"Downloading {choice['torchvision']}…")
+
+        def work():
+            from workbench.data.tv import download
+
+            return download(choice["torchvision"], choice["root"], relay.report)
+
+        def done(_path):
+            self._download_finished()
+            self._refresh_torchvision_items()
+            self.status_label.setText(f"{choice['torchvision']} downloaded to {choice['root']}.")
+
+        def failed(e):
+            self._download_finished()
+            QMessageBox.warning(self, "Download failed", str(e))
+
+        self.data_jobs.submit(work, done, failed)
+
+    def _download_finished(self) -> None:
+        self.scan_progress.hide()
+        self.scan_progress.setFormat("scanning %v / %m")
+        self.download_button.setEnabled(True)
+
+    def _refresh_torchvision_items(self) -> None:
+        self.dataset_combo.blockSignals(True)
+        self._add_torchvision_items()
+        self.dataset_combo.blockSignals(False)
+        self._on_dataset_changed()
+
     def open_folder_dialog(self) -> None:
         start = str(self.settings.value("last_folder", str(Path.home())))
         path = QFileDialog.getExistingDirectory(self, "Open image folder", start)
@@ -854,15 +946,20 @@ class MainWindow(QMainWindow):
         if choice is None:
             return
         report = self._folder_reports.get(dataset_key(choice))
+        tv = isinstance(choice, dict) and "torchvision" in choice
+        self.download_button.setVisible(tv)
 
         def load():
             from workbench.data import load_dataset
 
             return load_dataset(choice)
 
-        self.data_jobs.submit(load, lambda data: self.dataset_view.set_data(data, report),
-                              lambda e: self.status_label.setText(f"Cannot load the dataset: "
-                                                                  f"{e}"))
+        def failed(e):
+            self.dataset_view.set_data(None)
+            self.dataset_view.grid.set_empty_text(f"{e}")
+            self.status_label.setText(f"Cannot load the dataset: {e}")
+
+        self.data_jobs.submit(load, lambda data: self.dataset_view.set_data(data, report), failed)
 
     def dragEnterEvent(self, event):
         if DatasetView._dropped_folder(event.mimeData()):

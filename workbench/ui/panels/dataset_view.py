@@ -320,3 +320,4 @@ class FolderLoader(QThread):
             self.failed.emit(str(e), None)
         except Exception:  # a bug: show it rather than lose it in a thread
             self.failed.emit(traceback.format_exc(), None)
+

@@ -7,12 +7,12 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QGroupBox, QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QSpinBox, QSplitter,
                                QVBoxLayout, QWidget)
 
-from workbench.ui.jobs import LatestOnly
+from workbench.ui.jobs import LatestOnly, ProgressRelay
 from workbench.ui.latent_session import LatentSession
 from workbench.ui.panels.image_grid import ImageGridView
 from workbench.ui.panels.latent_scatter import LatentScatter
@@ -76,7 +76,9 @@ class LatentExplorer(QWidget):
         self.tsne_progress = QProgressBar()
         self.tsne_progress.setFixedWidth(90)
         self.tsne_progress.hide()
-        self._progress = _Progress(self.tsne_progress)
+        self._progress = ProgressRelay(self)
+        self._progress.progress.connect(
+            lambda done, total: self.tsne_progress.setValue(int(100 * done / max(total, 1))))
         self.tsne_cancel_button = QPushButton("Cancel")
         self.tsne_cancel_button.hide()
         self.tsne_cancel_button.clicked.connect(self.cancel_tsne)
@@ -390,15 +392,3 @@ class LatentExplorer(QWidget):
             self._tsne_cancel.set()
         self._tsne_jobs.shutdown()
 
-
-class _Progress(QObject):
-    """Progress from the worker thread: a queued signal carries it to the bar."""
-
-    changed = Signal(int)
-
-    def __init__(self, bar: QProgressBar):
-        super().__init__(bar)
-        self.changed.connect(bar.setValue)
-
-    def report(self, i: int, n: int) -> None:
-        self.changed.emit(int(100 * i / max(n, 1)))
