@@ -62,8 +62,10 @@ def make_window(qtbot, qasync_loop, tmp_path, settings, monkeypatch):
     for w in made:
         if w.thread is not None and w.thread.isRunning():
             leaked.append(w)
-        w.close()  # stops and joins any training thread
-    assert not leaked, "a training thread was still running at teardown"
+        w.close()  # stops and joins any training thread, and the GAN lab's worker
+        if w.gan_lab is not None and w.gan_lab.worker.isRunning():
+            leaked.append(w.gan_lab)
+    assert not leaked, f"a worker thread was still running at teardown: {leaked}"
     from PySide6.QtWidgets import QApplication
 
     QApplication.processEvents()

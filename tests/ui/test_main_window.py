@@ -249,3 +249,38 @@ def test_empty_views_say_what_a_model_lacks(make_window):
     assert "held-out" in w.recon_view.text()
     w.select_model("vae_mlp")
     assert "Samples from the prior" in w.samples_view.text()
+
+
+def test_gan_lab_and_dirac_tabs_are_built_on_first_view_and_stopped_on_close(make_window, qtbot):
+    w = make_window()
+    assert w.gan_lab is None and w.dirac is None  # nothing started before it is looked at
+    w.center_tabs.setCurrentWidget(w.lab_page)
+    assert w.gan_lab is not None and w.gan_lab.worker.isRunning()
+    w.gan_lab.step_both(3)
+    qtbot.waitUntil(lambda: w.gan_lab.last_state["step"] >= 3, timeout=20_000)
+    w.center_tabs.setCurrentWidget(w.dirac_page)
+    assert w.dirac is not None
+    w.close()
+    assert not w.gan_lab.worker.isRunning()
+
+
+def test_gan_training_shows_the_class_histogram(make_window, qtbot, monkeypatch, tmp_path):
+    import workbench.analysis.metrics as M
+
+    real = M.digit_classifier  # a small classifier in a temporary cache: seconds, not minutes
+    monkeypatch.setattr(M, "digit_classifier", lambda data, **kw: real(
+        data, epochs=1, n_train=600, cache=tmp_path / "cache"))
+    w = make_window()
+    w.select_model("gan_mlp")
+    assert w.grid_boxes["Classes of the samples"].isVisible()
+    assert not w.grid_boxes["Reconstructions"].isVisible()
+    w._hist_time = -1e9
+    w.train_form.set_config(TrainSettings(steps=400, epochs=0, batch_size=64, log_every=10,
+                                          sample_every_s=0.5))
+    assert w.start_training()
+    qtbot.waitUntil(lambda: w.class_hist.histogram is not None, timeout=120_000)
+    w.stop_training()
+    qtbot.waitUntil(lambda: w.thread is None, timeout=30_000)
+    h = w.class_hist.histogram
+    assert h.shape == (10,) and abs(h.sum() - 1) < 1e-6
+    assert "Classes covered" in w.class_hist.caption.text()

@@ -25,6 +25,7 @@ from workbench.engine.trainer import TrainSettings
 from workbench.ui.forms import ConfigForm
 from workbench.ui.jobs import LatestOnly, ProgressRelay
 from workbench.ui.latent_session import LatentSession
+from workbench.ui.panels.class_histogram import ClassHistogram
 from workbench.ui.panels.dataset_view import DatasetView, FolderLoader
 from workbench.ui.panels.image_grid import ImageGridView
 from workbench.ui.panels.latent_explorer import LatentExplorer
@@ -172,14 +173,23 @@ class MainWindow(QMainWindow):
         self.recon_view = ImageGridView(RECON_HINT)
         self.recon_view.setToolTip("Validation images (odd rows) and their reconstructions "
                                    "(the row below each).")
+        self.class_hist = ClassHistogram()
+        self.class_hist.setToolTip("Which classes the samples fall in, by a classifier trained "
+                                   "on the dataset: a GAN collapsing onto a few digits shows "
+                                   "as bars emptying.")
+        self.hist_jobs = LatestOnly("classes")
+        self._hist_time = 0.0
         grids = QSplitter(Qt.Orientation.Horizontal)
+        self.grid_boxes = {}
         for title, view in (("Samples", self.samples_view),
-                            ("Reconstructions", self.recon_view)):
+                            ("Reconstructions", self.recon_view),
+                            ("Classes of the samples", self.class_hist)):
             box = QGroupBox(title)
             bl = QVBoxLayout(box)
             bl.setContentsMargins(4, 4, 4, 4)
             bl.addWidget(view)
             grids.addWidget(box)
+            self.grid_boxes[title] = box
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("main_splitter")
         self.splitter.addWidget(self.plots)
@@ -194,6 +204,12 @@ class MainWindow(QMainWindow):
         self.walks.status.connect(self._show_status)
         self.latent.failed.connect(self._show_status)
         self.dataset_page = self._build_dataset_page()
+        # The GAN lab and the Dirac-GAN view are built when first opened: the lab starts a
+        # worker thread and both draw a lot, none of which the start-up should pay for.
+        self.gan_lab = None
+        self.dirac = None
+        self.lab_page = _LazyPage(self._make_gan_lab)
+        self.dirac_page = _LazyPage(self._make_dirac)
         self.center_tabs = QTabWidget()
         self.center_tabs.setObjectName("center_tabs")
         self.center_tabs.setDocumentMode(True)
@@ -204,7 +220,13 @@ class MainWindow(QMainWindow):
                 (self.walks, "Latent walks", "Traversal grids, interpolation and latent "
                  "arithmetic"),
                 (self.dataset_page, "Dataset", "The selected dataset: images per class, class "
-                 "counts, sizes and modes, and what a folder scan skipped")):
+                 "counts, sizes and modes, and what a folder scan skipped"),
+                (self.lab_page, "GAN lab", "A 2-D GAN trained live: the discriminator's map, "
+                 "the generator's manifold, the gradient field on the fakes and the modes "
+                 "captured; step D and G by hand, switch losses and stabilisers while it runs"),
+                (self.dirac_page, "Dirac-GAN", "The two-parameter game of Mescheder et al. 2018: "
+                 "its gradient field, trajectories of simultaneous and alternating steps, and "
+                 "the eigenvalues that decide convergence")):
             self.center_tabs.addTab(widget, title)
             self.center_tabs.setTabToolTip(self.center_tabs.count() - 1, tip)
         self.center_tabs.currentChanged.connect(self._on_center_tab)
@@ -400,6 +422,12 @@ class MainWindow(QMainWindow):
         self.select_model(self.settings.value("model", DEFAULT_MODEL))
         self.status_label.setText("Ready. Press Train (Ctrl+Enter) to start.")
         self._update_controls()
+        # torch, Qt and pyqtgraph are loaded now: move those few hundred thousand objects out of
+        # the cyclic collector's reach, or each full collection costs 150–400 ms in mid-draw.
+        import gc
+
+        gc.collect()
+        gc.freeze()
         self.backend_ready.emit()
 
     # == model selection ===============================================================================
@@ -441,6 +469,11 @@ class MainWindow(QMainWindow):
             RECON_HINT if "reconstruct" in caps else
             f"{name} has no encoder, so there is nothing to reconstruct.\n"
             "Its samples show what it learned.")
+        # GANs: the class histogram replaces the (empty) reconstructions.
+        self.grid_boxes["Reconstructions"].setVisible("reconstruct" in caps)
+        self.grid_boxes["Classes of the samples"].setVisible("reconstruct" not in caps
+                                                            and "sample" in caps)
+        self.class_hist.clear()
         self.model_box_layout.insertWidget(0, self.model_form)
         self.tabs.setTabText(0, f"Model: {name}")
         self._on_form_changed()
@@ -621,6 +654,37 @@ class MainWindow(QMainWindow):
         self.snapshot = {"model": name, "config": config, "state": snap["state"],
                          "step": snap["step"], "spec": snap["spec"]}
         self.latent.set_snapshot(self.snapshot, dataset)
+        self._classify_samples(self.snapshot, dataset)
+
+    def _classify_samples(self, snap: dict, dataset) -> None:
+        """Every few seconds, 500 samples of the snapshot classified by a classifier of the
+        dataset (trained once per dataset, then cached on disk) for the class histogram."""
+        box = self.grid_boxes["Classes of the samples"]
+        if not box.isVisible() or self.hist_jobs.busy or time.monotonic() - self._hist_time < 5:
+            return
+        self._hist_time = time.monotonic()
+        step = snap["step"]
+
+        def done(result):
+            if result is None:
+                self.class_hist.caption.setText("The dataset has no labels to classify by.")
+                return
+            hist, names = result
+            if len(names) != len(self.class_hist.class_names):
+                self._replace_class_histogram(names)
+            self.class_hist.set_histogram(hist, step)
+
+        self.hist_jobs.submit(lambda: _class_histogram(snap, dataset), done,
+                              lambda e: self.class_hist.caption.setText(
+                                  f"Could not classify the samples: {e}"))
+
+    def _replace_class_histogram(self, names) -> None:
+        box = self.grid_boxes["Classes of the samples"]
+        old = self.class_hist
+        self.class_hist = ClassHistogram(names)
+        self.class_hist.setToolTip(old.toolTip())
+        box.layout().replaceWidget(old, self.class_hist)
+        old.deleteLater()
 
     def _on_center_tab(self, index: int) -> None:
         # Encoding costs CPU the trainer could use: only while a latent view is on screen.
@@ -756,6 +820,19 @@ class MainWindow(QMainWindow):
                                   "Training → Continue opened run resumes it.")
         self._update_controls()
         return True
+
+    # == the GAN lab and the Dirac-GAN game (built on first view) ============================================
+    def _make_gan_lab(self) -> QWidget:
+        from workbench.ui.panels.gan_lab import GanLabPanel
+
+        self.gan_lab = GanLabPanel()
+        return self.gan_lab
+
+    def _make_dirac(self) -> QWidget:
+        from workbench.ui.panels.dirac_view import DiracPanel
+
+        self.dirac = DiracPanel()
+        return self.dirac
 
     # == datasets: built-in names and image folders ========================================================
     def _find_dataset(self, choice) -> int:
@@ -1053,11 +1130,31 @@ class MainWindow(QMainWindow):
             self.thread.wait(timeout_ms)
         self.decode_jobs.shutdown()
         self.data_jobs.shutdown()
+        self.hist_jobs.shutdown()
+        if self.gan_lab is not None:
+            self.gan_lab.shutdown()
         if self._folder_loader is not None:
             self._folder_loader.cancel()
             self._folder_loader.wait(timeout_ms)
         self.explorer.shutdown()
         self.latent.shutdown()
+
+
+class _LazyPage(QWidget):
+    """A tab whose content is built by `factory` the first time it is shown."""
+
+    def __init__(self, factory):
+        super().__init__()
+        self._factory = factory
+        self.content: QWidget | None = None
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if self.content is None:
+            self.content = self._factory()
+            self.layout().addWidget(self.content)
 
 
 # == work done off the GUI thread =================================================================
@@ -1100,3 +1197,31 @@ def _decode_grid(snap: dict, seed: int):
         x = model.sample(64, labels=labels, generator=g).float().numpy()
     return sheet_array(x, nrow=8)
 
+
+_hist_cache: dict = {}
+
+
+def _class_histogram(snap: dict, dataset):
+    """(class shares of 500 samples, class names), or None for an unlabelled dataset."""
+    import json
+
+    import torch
+
+    from workbench.analysis.latent import LatentProbe
+    from workbench.analysis.metrics import class_histogram, digit_classifier, predict
+    from workbench.data import load_dataset
+
+    key = json.dumps(dataset, sort_keys=True, default=str)
+    if _hist_cache.get("key") != key:
+        data = load_dataset(dataset).to("cpu")
+        if data.y_train is None or data.spec.kind != "image":
+            return None
+        _hist_cache.clear()
+        _hist_cache.update(key=key, data=data, classifier=digit_classifier(data))
+    data, classifier = _hist_cache["data"], _hist_cache["classifier"]
+    model = LatentProbe.from_snapshot(snap, _hist_cache.setdefault("models", {})).model
+    g = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        x = model.sample(500, labels=model.cycling_labels(500), generator=g).float()
+    names = data.class_names or tuple(str(k) for k in range(data.spec.num_classes))
+    return class_histogram(predict(classifier, x)[0]), names
