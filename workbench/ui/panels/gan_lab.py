@@ -334,9 +334,9 @@ class GanLabPanel(QWidget):
                             "real": [self.real_item], "fake": [self.fake_item],
                             "arrows": [self.arrow_item]}
         lv.addWidget(self.plot, 1)
-        layers = QHBoxLayout()
+        layers = QGridLayout()  # two rows: one row of five made the lab too wide beside the setup
         self.layer_boxes: dict[str, QCheckBox] = {}
-        for key, text, tip in LAYERS:
+        for n_box, (key, text, tip) in enumerate(LAYERS):
             box = QCheckBox(text)
             box.setChecked(True)
             box.setToolTip(tip)
@@ -346,8 +346,8 @@ class GanLabPanel(QWidget):
                 box.setStyleSheet(f"QCheckBox {{ color: {color}; font-weight: bold; }}")
             box.toggled.connect(lambda on, k=key: self.set_layer(k, on))
             self.layer_boxes[key] = box
-            layers.addWidget(box)
-        layers.addStretch(1)
+            layers.addWidget(box, n_box // 3, n_box % 3)
+        layers.setColumnStretch(3, 1)
         lv.addLayout(layers)
         self.d_legend = QLabel()
         self.d_legend.setStyleSheet("color: palette(mid);")
