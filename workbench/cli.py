@@ -252,24 +252,52 @@ def cmd_sample(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from workbench.core.device import resolve_device
-    from workbench.data import load_described
-    from workbench.engine.runs import RunDir
-    from workbench.engine.trainer import evaluate
+    from workbench.analysis.evaluation import evaluate_run, metric_rows
 
-    run = RunDir.open(args.run)
-    device = resolve_device(args.device)
-    model = run.load_model(device)
     # the recorded description reloads folders and torchvision sets too, not just names
-    data = load_described(run.meta["dataset"], data_root=args.data_root).to(device)
-    vals = evaluate(model, data, device, seed=int(run.meta.get("seed", 0)), full=True)
-    result = {"run": str(run.path), "model": run.model_name, "step": model.loaded_step,
-              "dataset": data.name, "n_val": data.n_val, "val": vals}
+    result = evaluate_run(args.run, args.samples, device=args.device, data_root=args.data_root,
+                          progress=None if args.json or not sys.stderr.isatty() else
+                          (lambda text: print(f"... {text}", file=sys.stderr, flush=True)))
+    for w in result.get("warnings", []):
+        print(f"warning: {w}", file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"{run.model_name} at step {model.loaded_step} on {data.name} "
-              f"({data.n_val} validation examples): {_fmt(vals)}")
+        print(f"{result['model']} at step {result['step']} on {result['dataset']} "
+              f"({result['n_val']} validation examples): {_fmt(result['val'])}")
+        rows = metric_rows(result)
+        width = max(len(label) for _, label, _ in rows)
+        for _, label, text in rows:
+            print(f"  {label:<{width}}  {text}")
+        for note in result.get("notes", []):
+            print(f"  note: {note}")
+    return 0
+
+
+def cmd_anomaly(args) -> int:
+    from workbench.analysis.anomaly import holdout_experiment
+    from workbench.core import config as C
+    from workbench.core.registry import get_config
+    from workbench.data import load_dataset
+
+    data = load_dataset(args.dataset, data_root=args.data_root)
+    config = get_config(args.model, **C.parse_assignments(args.set))
+    printer = None if args.json else _progress_printer("training")
+    res = holdout_experiment(args.model, data, args.holdout, args.steps,
+                             batch_size=args.batch_size, seed=args.seed, config=config,
+                             device=args.device, kind=args.error, progress=printer)
+    if args.json:
+        print(json.dumps(res.as_dict(roc=True), indent=2))
+        return 0
+    d = res.as_dict(roc=False)
+    names = res.class_names or [str(k) for k in range(data.spec.num_classes)]
+    print(f"{args.model} trained {args.steps} steps on {data.name} without class "
+          f"{names[args.holdout]}; {d['n_normal']} normal and {d['n_anomalous']} held-out "
+          f"validation images scored by reconstruction error ({args.error})")
+    print("mean error per class: " + " ".join(
+        f"{k}:{v:.4g}" for k, v in d["per_class_mean_error"].items()))
+    print(f"AUC {res.auc:.4f}  (1 = the error separates class {names[args.holdout]} perfectly, "
+          "0.5 = chance)")
     return 0
 
 
@@ -358,7 +386,27 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.add_argument("--device", default="auto")
     e.add_argument("--data-root", type=Path, help="torchvision datasets folder, if moved")
+    e.add_argument("--samples", type=int, metavar="N",
+                   help="samples drawn for the sample metrics (default: as many as the "
+                        "validation images, at most 1000; 2500 for mixtures; 0 skips them)")
     e.set_defaults(func=cmd_eval)
+
+    a = sub.add_parser("anomaly", help="train without one class, then score every validation "
+                                       "image by reconstruction error: ROC AUC for that class")
+    a.add_argument("--model", required=True, help="an unconditional AE or VAE, e.g. ae_mlp")
+    a.add_argument("--dataset", required=True, help="a labelled dataset, e.g. mnist5k")
+    a.add_argument("--holdout", type=int, required=True, metavar="K",
+                   help="the class left out of training (the anomaly)")
+    a.add_argument("--steps", type=int, default=1000)
+    a.add_argument("--batch-size", type=int, default=64)
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--error", choices=("mse", "bce"), default="mse",
+                   help="the score: mean squared error per pixel or BCE per image")
+    a.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field")
+    a.add_argument("--device", default="auto")
+    a.add_argument("--data-root", type=Path, help="torchvision datasets folder")
+    a.add_argument("--json", action="store_true", help="print one JSON object (with the ROC)")
+    a.set_defaults(func=cmd_anomaly)
     return p
 
 

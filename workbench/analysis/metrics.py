@@ -77,6 +77,13 @@ def _fit(data, epochs: int, n_train: int | None, seed: int = 0) -> DigitClassifi
     return model.eval()
 
 
+def classifier_cache_path(data, epochs: int = 6, n_train: int | None = None,
+                          cache: Path | None = None) -> Path:
+    """Where `digit_classifier` keeps the weights for these arguments (exists = no training)."""
+    return Path(cache or cache_dir()) / "classifiers" / (
+        f"{data.name}-{_data_key(data, epochs, n_train)}.safetensors")
+
+
 def digit_classifier(data, epochs: int = 6, n_train: int | None = None,
                      cache: Path | None = None) -> DigitClassifier:
     """The classifier for a labelled image TensorData: loaded from the cache, else trained (on
@@ -89,8 +96,7 @@ def digit_classifier(data, epochs: int = 6, n_train: int | None = None,
 
     if data.y_train is None:
         raise ValueError(f"dataset {data.name!r} has no labels: cannot train a classifier")
-    path = Path(cache or cache_dir()) / "classifiers" / (
-        f"{data.name}-{_data_key(data, epochs, n_train)}.safetensors")
+    path = classifier_cache_path(data, epochs, n_train, cache)
     model = DigitClassifier(data.spec.shape[0], data.spec.shape[-1], data.spec.num_classes)
     if path.exists():
         try:
