@@ -46,10 +46,21 @@ def save_checkpoint(ckpt_dir: Path, step: int, model, state: dict, keep: int = 3
     weights = ckpt_dir / f"step-{step:08d}.safetensors"
     state_path = ckpt_dir / f"step-{step:08d}.state.pt"
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write_bytes(weights, save(tensors, metadata={"step": str(step)}))
     buf = io.BytesIO()
     torch.save(state, buf)
-    atomic_write_bytes(state_path, buf.getvalue())
+    try:
+        atomic_write_bytes(weights, save(tensors, metadata={"step": str(step)}))
+        atomic_write_bytes(state_path, buf.getvalue())
+    except OSError as e:
+        # A full disk or a vanished folder: the temp files are gone already; drop a weights file
+        # without its state so the previous checkpoint stays the newest complete one.
+        if not state_path.exists():
+            weights.unlink(missing_ok=True)
+        prev = [c.step for c in list_checkpoints(ckpt_dir) if c.step != step]
+        kept = (f"the previous checkpoint (step {prev[-1]}) is intact" if prev
+                else "no earlier checkpoint exists")
+        raise CheckpointError(f"cannot save the checkpoint at step {step} in {ckpt_dir}: "
+                              f"{e.strerror or e}; {kept}") from None
     if keep > 0:
         for old in list_checkpoints(ckpt_dir)[:-keep]:
             for p in (old.state, old.weights):
@@ -73,10 +84,21 @@ def load_weights(model, path: Path) -> None:
 
 
 def load_state(path: Path) -> dict:
+    import pickle
+
     import torch
 
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "weights only" in str(e).lower():
+            # weights_only refused an object that is no tensor or plain container: a pickle
+            # that would import or call something. It was not run.
+            raise CheckpointError(f"checkpoint state {path} was refused: it holds Python objects "
+                                  "other than tensors and plain values (a pickle that could run "
+                                  "code), so it was not loaded") from None
+        raise CheckpointError(f"checkpoint state {path} cannot be read ({type(e).__name__}); "
+                              "the file is corrupt or incomplete") from None
     except Exception as e:
         raise CheckpointError(f"checkpoint state {path} cannot be read ({type(e).__name__}); "
                               "the file is corrupt or incomplete") from None

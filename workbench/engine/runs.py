@@ -123,6 +123,45 @@ class RunDir:
                     continue
         return out
 
+    def keep_metrics_until(self, step: int) -> None:
+        """Drop logged lines past `step` (and a torn last line): a run killed after its last
+        checkpoint logged steps that the resumed run will log again."""
+        if not self.metrics_path.exists():
+            return
+        kept, dropped = [], False
+        with open(self.metrics_path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    dropped = True
+                    continue
+                if isinstance(rec, dict) and int(rec.get("step", 0)) <= step:
+                    kept.append(line if line.endswith("\n") else line + "\n")
+                else:
+                    dropped = True
+        if dropped:
+            atomic_write_text(self.metrics_path, "".join(kept))
+
+    # -- status ---------------------------------------------------------------------------------
+    @property
+    def status_path(self) -> Path:
+        return self.path / "status.json"
+
+    def write_status(self, state: str, step: int, total: int, message: str = "") -> None:
+        """status.json: "running" (with this process's id, so a reader can tell a live run
+        from a killed one), then "completed" / "stopped" / "diverged" when the loop ends."""
+        import os
+        import socket
+
+        rec = {"state": state, "step": int(step), "total": int(total), "message": message,
+               "pid": os.getpid(), "host": socket.gethostname(),
+               "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        try:
+            atomic_write_text(self.status_path, json.dumps(rec, indent=2))
+        except OSError:
+            pass  # the status is a convenience for the Runs list; never fail training over it
+
     # -- checkpoints ----------------------------------------------------------------------------
     def checkpoints(self) -> list[Checkpoint]:
         return list_checkpoints(self.checkpoints_dir)
