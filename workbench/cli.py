@@ -152,6 +152,8 @@ def cmd_train(args) -> int:
         changes.update(epochs=args.epochs, steps=0)
     if args.checkpoint_every is not None:
         changes["checkpoint_every"] = args.checkpoint_every
+    if args.frame_every is not None:
+        changes["frame_every"] = args.frame_every
     changes["sample_every_s"] = 0.0  # headless: sheets are written at the end
     settings = C.replace(settings, **changes)
     config = get_config(args.model, **model_over)
@@ -208,21 +210,96 @@ def cmd_train(args) -> int:
 
 # -- sample / eval -----------------------------------------------------------------------------------
 def cmd_sample(args) -> int:
+    from workbench.core.errors import ConfigError
+
+    if args.from_sidecar is not None:
+        return _sample_from_sidecar(args)
+    if args.run is None:
+        raise ConfigError("name the run directory: genworkbench sample RUN_DIR --out FILE.png")
+    if args.gif is not None:
+        return _sample_gif(args)
+    if args.out is None:
+        raise ConfigError("--out FILE.png|FILE.npz is required (or --gif OUT.gif, or "
+                          "--from-sidecar FILE.png.json)")
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".npz"):
+        raise ConfigError(f"--out must end in .png or .npz, not {out.name!r}")
+    if args.n is not None and args.n < 1:
+        raise ConfigError("--n must be at least 1")
+    if out.suffix.lower() == ".npz":
+        return _sample_npz(args, out)
+
+    from workbench.analysis.export import render_sheet, save_sheet_with_provenance
+    from workbench.engine.runs import RunDir
+
+    run = RunDir.open(args.run)
+    spec = _sheet_spec(args)
+    data = _sheet_data(run, args, spec)
+    arr, prov = render_sheet(run, spec, data, step=args.step)
+    save_sheet_with_provenance(out, arr, prov)
+    print(f"wrote a {spec.kind} sheet of {run.model_name} (step {prov['step']}, seed "
+          f"{spec.seed}, {arr.shape[1]}×{arr.shape[0]} px) to {out}, provenance in "
+          f"{out.name}.json")
+    return 0
+
+
+def _sheet_spec(args):
+    """The SheetSpec the sample options describe (the window's export dialog builds the same)."""
+    import math
+
+    from workbench.analysis.export import SheetSpec
+    from workbench.core.errors import ConfigError
+
+    if args.kind != "samples" and args.n is not None:
+        raise ConfigError("--n applies to samples sheets; use --rows/--cols for a "
+                          f"{args.kind} sheet")
+    rows, cols, n = args.rows, args.cols, args.n or 0
+    if args.kind == "samples" and rows is None and cols is None:
+        n = n or 64
+        cols = max(1, int(math.ceil(math.sqrt(n))))
+        rows = int(math.ceil(n / cols))
+    elif args.kind == "samples" and n:
+        cols = cols or int(math.ceil(n / rows))
+        rows = rows or int(math.ceil(n / cols))
+    rows, cols = rows or 8, cols or 8
+    if n == rows * cols:
+        n = 0  # the sheet is full: the same spec as the dialog's rows × cols
+    dims = ()
+    if args.dims:
+        try:
+            dims = tuple(int(d) for d in args.dims.split(","))
+        except ValueError:
+            raise ConfigError(f"--dims takes comma-separated integers, not {args.dims!r}") \
+                from None
+    spec = SheetSpec(kind=args.kind, rows=rows, cols=cols, n=n, padding=args.padding,
+                     background=args.background, upscale=args.upscale, seed=args.seed,
+                     label=args.label, label_rows=args.label_rows, caption=args.caption,
+                     dims=dims, span=args.span, index_a=args.index_a, index_b=args.index_b,
+                     method=args.method)
+    spec.check()
+    return spec
+
+
+def _sheet_data(run, args, spec):
+    """The run's dataset when the sheet shows real images (or picks traversal dims by KL)."""
+    if spec.kind == "samples" or (spec.kind == "traversal" and spec.dims):
+        return None
+    from workbench.data import load_described
+
+    return load_described(run.meta["dataset"], data_root=args.data_root)
+
+
+def _sample_npz(args, out: Path) -> int:
     import numpy as np
     import torch
 
-    from workbench.analysis.sheets import save_sheet
     from workbench.core.device import resolve_device
     from workbench.core.errors import ConfigError
     from workbench.engine.runs import RunDir
 
-    if args.n < 1:
-        raise ConfigError("--n must be at least 1")
-    out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".npz"):
-        raise ConfigError(f"--out must end in .png or .npz, not {out.name!r}")
+    n = args.n or 64
     run = RunDir.open(args.run)
-    model = run.load_model(resolve_device(args.device))
+    model = run.load_model(resolve_device(args.device), step=args.step)
     for w in model.load_warnings:
         print(f"warning: {w}", file=sys.stderr)
     if not model.can("sample"):
@@ -232,22 +309,87 @@ def cmd_sample(args) -> int:
     if model.conditional:
         if args.label is not None and not 0 <= args.label < model.num_classes:
             raise ConfigError(f"--label must lie in 0..{model.num_classes - 1}")
-        labels = (torch.full((args.n,), args.label, device=model.device)
-                  if args.label is not None else model.cycling_labels(args.n))
+        labels = (torch.full((n,), args.label, device=model.device)
+                  if args.label is not None else model.cycling_labels(n))
     elif args.label is not None:
         raise ConfigError(f"{run.model_name} is not conditional: --label does not apply")
     g = torch.Generator().manual_seed(args.seed)
     with torch.inference_mode():
-        x = model.sample(args.n, labels=labels, generator=g).float().cpu().numpy()
+        x = model.sample(n, labels=labels, generator=g).float().cpu().numpy()
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".npz":
-        arrays = {"x": x.astype(np.float32)}
-        if labels is not None:
-            arrays["y"] = labels.cpu().numpy()
-        np.savez(out, **arrays)
+    arrays = {"x": x.astype(np.float32)}
+    if labels is not None:
+        arrays["y"] = labels.cpu().numpy()
+    np.savez(out, **arrays)
+    print(f"wrote {n} samples of {run.model_name} (step {model.loaded_step}) to {out}")
+    return 0
+
+
+def _sample_from_sidecar(args) -> int:
+    import numpy as np
+
+    from workbench.analysis.export import read_provenance, rerender, save_sheet_with_provenance
+    from workbench.core.errors import ConfigError
+
+    src = Path(args.from_sidecar)
+    out = Path(args.out) if args.out is not None else None
+    if out is None or out.suffix.lower() != ".png":
+        raise ConfigError("--from-sidecar needs --out NEW.png for the re-rendered sheet")
+    prov = read_provenance(src)
+    arr, new = rerender(prov)
+    save_sheet_with_provenance(out, arr, new)
+    original = Path(str(src)[:-len(".json")]) if src.suffix.lower() == ".json" else src
+    same = ""
+    if original.exists() and original.resolve() != out.resolve():
+        from PIL import Image
+
+        with Image.open(original) as im:
+            old = np.asarray(im)
+        now = arr[:, :, 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr
+        same = ("; pixel-identical to " if old.shape == now.shape and np.array_equal(old, now)
+                else "; DIFFERS from ") + str(original)
+    print(f"re-rendered {prov.get('kind', 'sheet')} of {prov.get('model')} at step "
+          f"{prov.get('step')} to {out}{same}")
+    return 0
+
+
+def _sample_gif(args) -> int:
+    """Samples from fixed noise over training: the frames the trainer saved (train with
+    --frame-every N), else one frame per checkpoint still kept."""
+    import numpy as np
+    from PIL import Image
+
+    from workbench.analysis.export import list_frames, render_sheet, write_gif
+    from workbench.core.errors import ConfigError
+    from workbench.engine.runs import RunDir
+
+    gif = Path(args.gif)
+    if gif.suffix.lower() != ".gif":
+        raise ConfigError(f"--gif must end in .gif, not {gif.name!r}")
+    run = RunDir.open(args.run)
+    frames = list_frames(run.path)
+    if frames:
+        steps = [s for s, _ in frames]
+        pics = []
+        for _, p in frames:
+            with Image.open(p) as im:
+                pics.append(np.asarray(im.convert("L" if im.mode in ("L", "I;16") else "RGB")))
+        source = f"{len(frames)} frames in {frames[0][1].parent}"
     else:
-        save_sheet(x, out)
-    print(f"wrote {args.n} samples of {run.model_name} (step {model.loaded_step}) to {out}")
+        ckpts = run.checkpoints()
+        if not ckpts:
+            raise ConfigError(f"{run.path} has no sample frames and no checkpoint to draw from")
+        spec = _sheet_spec(args)
+        steps, pics = [], []
+        for ck in ckpts:
+            arr, _ = render_sheet(run, spec, step=ck.step)
+            steps.append(ck.step)
+            pics.append(arr)
+        source = (f"{len(ckpts)} kept checkpoints (train with --frame-every N for a frame "
+                  "every N steps)")
+    captions = [f"step {s}" for s in steps] if args.caption else None
+    write_gif(pics, gif, fps=args.fps, captions=captions)
+    print(f"wrote {gif}: {len(pics)} frames from {source}")
     return 0
 
 
@@ -369,16 +511,43 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="auto|cpu|cuda|mps")
     t.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
     t.add_argument("--checkpoint-every", type=int, metavar="N")
+    t.add_argument("--frame-every", type=int, metavar="N",
+                   help="save a fixed-noise sample frame every N steps (sample --gif)")
     t.add_argument("-v", "--verbose", action="store_true")
     t.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("sample", help="draw samples from a trained run")
-    s.add_argument("run", type=Path)
-    s.add_argument("--n", type=int, default=64)
-    s.add_argument("--out", required=True, type=Path, help="FILE.png (sheet) or FILE.npz")
+    s = sub.add_parser("sample", help="draw samples (or another sheet) from a trained run")
+    s.add_argument("run", type=Path, nargs="?", help="the run directory")
+    s.add_argument("--n", type=int, help="samples to draw (default 64)")
+    s.add_argument("--out", type=Path, help="FILE.png (sheet + FILE.png.json provenance) or "
+                                            "FILE.npz (array x, and y when conditional)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--label", type=int, help="class to draw (conditional models)")
-    s.add_argument("--device", default="auto")
+    s.add_argument("--device", default="auto", help=".npz only: sheets render on the CPU")
+    s.add_argument("--step", type=int, help="the checkpoint to use (default: the newest)")
+    s.add_argument("--kind", choices=("samples", "reconstructions", "traversal",
+                                      "interpolation"), default="samples")
+    s.add_argument("--rows", type=int, help="grid rows (reconstructions: input/output pairs; "
+                                            "traversal: dimensions; interpolation: strips)")
+    s.add_argument("--cols", type=int, help="grid columns (traversal/interpolation: steps)")
+    s.add_argument("--padding", type=int, default=2, help="pixels between images")
+    s.add_argument("--background", choices=("white", "black", "grey"), default="white")
+    s.add_argument("--upscale", type=int, default=1, help="nearest-neighbour factor")
+    s.add_argument("--caption", action="store_true", help="model, step and seed under it")
+    s.add_argument("--label-rows", action="store_true",
+                   help="conditional models: one label per row")
+    s.add_argument("--dims", help="traversal: comma-separated dimensions (default: the most "
+                                  "informative first)")
+    s.add_argument("--span", type=float, default=3.0, help="traversal: values from -S to S")
+    s.add_argument("--index-a", type=int, default=0, help="interpolation: first image")
+    s.add_argument("--index-b", type=int, default=1, help="interpolation: second image")
+    s.add_argument("--method", choices=("linear", "slerp"), default="linear")
+    s.add_argument("--data-root", type=Path, help="torchvision datasets folder, if moved")
+    s.add_argument("--from-sidecar", type=Path, metavar="FILE.png.json",
+                   help="render again exactly what a sheet's sidecar (or PNG) describes")
+    s.add_argument("--gif", type=Path, metavar="OUT.gif",
+                   help="animate the fixed-noise samples over training")
+    s.add_argument("--fps", type=float, default=4.0, help="--gif: frames per second")
     s.set_defaults(func=cmd_sample)
 
     e = sub.add_parser("eval", help="validation metrics of a run's newest checkpoint")

@@ -50,6 +50,10 @@ class TrainSettings:
                                   help="How many of the newest checkpoints to keep on disk.")
     sample_every_s: float = param(3.0, min=0.0, max=3600.0, label="sample every (s)",
                                   help="Seconds between sample/reconstruction grids; 0 = never.")
+    frame_every: int = param(0, min=0, max=1_000_000, label="sample frame every",
+                             help="Steps between small fixed-noise sample frames saved in "
+                                  "samples/frames/ (for `genworkbench sample RUN --gif`); "
+                                  "0 = none.")
 
     def check(self):
         if self.epochs == 0 and self.steps == 0:
@@ -241,6 +245,9 @@ class Trainer:
                 last_ckpt = step
                 yield CheckpointSaved(step, ck.weights)
 
+            if run and s.frame_every and step % s.frame_every == 0:
+                self._write_frame(model, device, run, step)
+
             if s.sample_every_s and now() - t_sample >= s.sample_every_s:
                 yield self.grids(model, data, device, step)
                 t_sample = now()
@@ -252,6 +259,8 @@ class Trainer:
                                  self._state(step, epoch, now() - t0), s.keep_checkpoints)
             ck_path = ck.weights
             yield CheckpointSaved(step, ck.weights)
+        if run and s.frame_every and step > 0 and step % s.frame_every:
+            self._write_frame(model, device, run, step)  # the GIF ends on the final weights
         grids = self.grids(model, data, device, step)
         if run:
             self._write_sheets(run, grids)
@@ -282,6 +291,24 @@ class Trainer:
                 out.reconstructions = model.reconstruct(x, y).float().cpu().numpy()
             model.train()
         return out
+
+    def _write_frame(self, model, device, run: RunDir, step: int) -> None:
+        """One frame of the training animation: the fixed-noise sample grid (the same noise
+        as the live grid), a small uint8 PNG written atomically."""
+        import torch
+
+        from workbench.analysis.export import frame_path
+        from workbench.analysis.sheets import save_sheet
+
+        if not model.can("sample"):
+            return
+        with isolated_rng(device, self.settings.seed + 1), torch.inference_mode():
+            model.eval()
+            g = torch.Generator().manual_seed(self.settings.seed + 1)
+            x = model.sample(GRID_SAMPLES, labels=model.cycling_labels(GRID_SAMPLES),
+                             generator=g).float().cpu().numpy()
+            model.train()
+        save_sheet(x, frame_path(run.path, step), nrow=8, text={"step": str(step)})
 
     def _write_sheets(self, run: RunDir, grids: Samples) -> None:
         from workbench.analysis.sheets import save_sheet

@@ -348,6 +348,7 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&File")
         for a in (self.act_open, self.act_open_folder, self.act_export):
             m.addAction(a)
+        self._add_experiment_actions(m)
         m.addSeparator()
         m.addAction(self.act_quit)
         m = mb.addMenu("&Training")
@@ -369,6 +370,7 @@ class MainWindow(QMainWindow):
             m.addAction(a)
         m.addSeparator()
         m.addAction(self.dock.toggleViewAction())
+        m.addAction(self._build_runs_dock().toggleViewAction())
         m = mb.addMenu("&Help")
         m.addAction(self.act_about)
 
@@ -819,6 +821,89 @@ class MainWindow(QMainWindow):
         self.status_label.setText(f"Opened {path}: {run.model_name}, checkpoint at step {step}. "
                                   "Training → Continue opened run resumes it.")
         self._update_controls()
+        return True
+
+    # == the Runs dock and experiment files (issue 7; the logic lives in panels/runs_panel.py) ==============
+    def _build_runs_dock(self):
+        from workbench.core.paths import workspace_dir
+        from workbench.ui.panels.runs_panel import RunsPanel, saved_workspace
+
+        self.workspace = self.workspace or saved_workspace(self.settings)
+        self.runs_panel = RunsPanel(self.workspace or workspace_dir())
+        self.runs_panel.open_requested.connect(self.open_run)
+        self.runs_panel.resume_requested.connect(
+            lambda p: self.open_run(p) and self.continue_run())
+        self.runs_panel.workspace_changed.connect(self._on_workspace_changed)
+        self.runs_dock = QDockWidget("Runs", self)
+        self.runs_dock.setObjectName("runs_dock")
+        self.runs_dock.setWidget(self.runs_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.runs_dock)
+        self.runs_dock.hide()  # View → Runs shows it; its place is then remembered
+        return self.runs_dock
+
+    def _on_workspace_changed(self, path) -> None:
+        self.workspace = Path(path)  # new runs from the window go here
+        self.settings.setValue("workspace", str(path))
+
+    def _add_experiment_actions(self, menu) -> None:
+        self.act_save_experiment = QAction("&Save experiment…", self)
+        self.act_save_experiment.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        self.act_save_experiment.setStatusTip("Save the model, config, dataset and training "
+                                              "settings as a .toml or .json experiment file")
+        self.act_save_experiment.triggered.connect(self.save_experiment_dialog)
+        self.act_open_experiment = QAction("Open e&xperiment…", self)
+        self.act_open_experiment.setStatusTip("Fill the model, config, dataset and training "
+                                              "forms from an experiment file; Train repeats it")
+        self.act_open_experiment.triggered.connect(self.open_experiment_dialog)
+        menu.addSeparator()
+        menu.addAction(self.act_open_experiment)
+        menu.addAction(self.act_save_experiment)
+
+    def save_experiment_dialog(self) -> None:
+        start = str(self.settings.value("last_experiment_dir", str(Path.home())))
+        path, _ = QFileDialog.getSaveFileName(self, "Save experiment", start + "/experiment.toml",
+                                              "Experiment (*.toml *.json)")
+        if path:
+            self.save_experiment(Path(path))
+
+    def save_experiment(self, path: Path) -> bool:
+        from workbench.engine.experiment import save_experiment
+        from workbench.ui.panels.runs_panel import experiment_from_window
+
+        if path.suffix.lower() not in (".toml", ".json"):
+            path = path.with_suffix(".toml")
+        try:
+            save_experiment(experiment_from_window(self), path)
+        except WorkbenchError as e:
+            QMessageBox.warning(self, "Cannot save the experiment", str(e))
+            return False
+        self.settings.setValue("last_experiment_dir", str(path.parent))
+        self.status_label.setText(f"Saved {path}: `genworkbench train --experiment {path}` "
+                                  "or File → Open experiment… repeats it.")
+        return True
+
+    def open_experiment_dialog(self) -> None:
+        start = str(self.settings.value("last_experiment_dir", str(Path.home())))
+        path, _ = QFileDialog.getOpenFileName(self, "Open experiment", start,
+                                              "Experiment (*.toml *.json)")
+        if path:
+            self.open_experiment(Path(path))
+
+    def open_experiment(self, path: Path) -> bool:
+        from workbench.engine.experiment import load_experiment
+        from workbench.ui.panels.runs_panel import apply_experiment
+
+        if self.training:
+            QMessageBox.information(self, "genworkbench", "Stop the current training first.")
+            return False
+        try:
+            notes = apply_experiment(self, load_experiment(path))
+        except WorkbenchError as e:
+            QMessageBox.warning(self, "Cannot open the experiment", str(e))
+            return False
+        self.settings.setValue("last_experiment_dir", str(Path(path).parent))
+        self.status_label.setText(f"Loaded {Path(path).name}: press Train to run it."
+                                  + "".join(f" Note: {n}." for n in notes))
         return True
 
     # == the GAN lab and the Dirac-GAN game (built on first view) ============================================
