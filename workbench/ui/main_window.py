@@ -314,7 +314,10 @@ class MainWindow(QMainWindow):
         self.act_open_folder = action("Open image &folder…", self.open_folder_dialog,
                                       "Ctrl+Shift+O", "Load a folder of your own images as a "
                                       "dataset (sub-folders are classes)")
-        self.act_export = action("&Export samples as PNG…", self.export_samples, "Ctrl+E",
+        self.act_export_sheet = action("&Export sample sheet…", self.export_sheet, "Ctrl+E",
+                                       "Samples, reconstructions, traversals or interpolations "
+                                       "as a PNG that records how to draw it again")
+        self.act_export = action("Export samples as &PNG…", self.export_samples, "Ctrl+Shift+E",
                                  "Save the current sample grid as a PNG")
         self.act_quit = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.act_train = action("&Train", self.start_training, "Ctrl+Return",
@@ -346,7 +349,7 @@ class MainWindow(QMainWindow):
 
         mb = self.menuBar()
         m = mb.addMenu("&File")
-        for a in (self.act_open, self.act_open_folder, self.act_export):
+        for a in (self.act_open, self.act_open_folder, self.act_export_sheet, self.act_export):
             m.addAction(a)
         self._add_experiment_actions(m)
         m.addSeparator()
@@ -1134,6 +1137,25 @@ class MainWindow(QMainWindow):
         if path:
             event.acceptProposedAction()
             self.open_folder(path)
+
+    def export_sheet(self) -> None:
+        """File → Export sample sheet…: a dialog with a live preview of the snapshot's weights;
+        it saves a PNG with its provenance and a .png.json sidecar."""
+        from workbench.ui.panels.sheet_export import SheetExportDialog
+
+        if self.snapshot is None:
+            QMessageBox.information(self, "Nothing to export", "There are no weights to draw "
+                                    "from yet: train a model or open a run (Ctrl+O).")
+            return
+        meta = getattr(self, "_snapshot_meta", None)
+        source = {**self.snapshot, "run": self.run_dir,
+                  "dataset": meta[2] if meta else self.dataset_combo.currentData()}
+        dlg = SheetExportDialog(source, self)
+        dlg.saved.connect(lambda p: self.status_label.setText(
+            f"Saved the sheet to {p} (provenance in {Path(p).name}.json)"))
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.sheet_dialog = dlg
+        dlg.open()
 
     def export_samples(self) -> None:
         arr = self.samples_view.array
