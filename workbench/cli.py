@@ -129,15 +129,37 @@ def cmd_train(args) -> int:
     from workbench.engine.trainer import Trainer, TrainSettings
 
     overrides = C.parse_assignments(args.set)
-    settings = TrainSettings()
+    exp = None
+    if args.experiment is not None:
+        from workbench.engine.experiment import load_experiment
+
+        exp = load_experiment(args.experiment)
+        if args.model and args.model != exp.model:
+            raise C.ConfigError(f"{args.experiment} is an experiment with {exp.model}, not "
+                                f"{args.model}; drop the model name or the --experiment")
+        args.model = exp.model
+        if args.dataset is None:
+            args.dataset = exp.dataset_argument()
+    elif not args.model:
+        raise C.ConfigError("name a model (see `genworkbench models`) or pass --experiment FILE")
+    if args.dataset is None:
+        raise C.ConfigError("--dataset is required (or an --experiment file that names one)")
+    if args.out is None:
+        if args.resume:
+            raise C.ConfigError("--resume needs the run directory: --out RUN_DIR")
+        from workbench.core.paths import new_run_dir
+
+        args.out = new_run_dir(args.model)
+    # An experiment's settings are the base; flags and --set still override them.
+    settings = exp.settings() if exp else TrainSettings()
     train_keys = {f.name for f in C.fields_of(settings)}
     # --set may also name a training setting (e.g. log_every); the model config gets the rest.
     settings = C.replace(settings, **{k: v for k, v in overrides.items() if k in train_keys})
     model_over = {k: v for k, v in overrides.items() if k not in train_keys}
-    changes = {"device": args.device}
+    changes = {"device": args.device or ("auto" if exp is None else settings.device)}
     if args.batch_size is not None:
         changes["batch_size"] = args.batch_size
-    elif "batch_size" not in overrides and not args.resume:
+    elif "batch_size" not in overrides and not args.resume and exp is None:
         from workbench.core.registry import get_model_info
 
         # A model tuned at its own batch size (the toy GANs) gets it unless the user says.
@@ -156,7 +178,8 @@ def cmd_train(args) -> int:
         changes["frame_every"] = args.frame_every
     changes["sample_every_s"] = 0.0  # headless: sheets are written at the end
     settings = C.replace(settings, **changes)
-    config = get_config(args.model, **model_over)
+    config = C.replace(exp.model_config(), **model_over) if exp else get_config(args.model,
+                                                                                 **model_over)
     if args.resume and model_over:
         raise C.ConfigError("--resume continues a run with its own config; drop --set")
     data = load_dataset(args.dataset, image_size=args.image_size, color=args.color,
@@ -189,6 +212,11 @@ def cmd_train(args) -> int:
                       f"({ev.steps_per_epoch}/epoch); {what} {ev.start_step or ''}".rstrip())
                 for w in trainer.warnings:
                     print(f"warning: {w}", file=sys.stderr)
+                if args.save_experiment is not None and trainer.run is not None:
+                    from workbench.engine.experiment import Experiment, save_experiment
+
+                    save_experiment(Experiment.from_run(trainer.run), args.save_experiment)
+                    print(f"experiment written to {args.save_experiment}")
             elif isinstance(ev, Metrics):
                 if ev.phase == "train":
                     print(f"step {ev.step} epoch {ev.epoch} {_fmt(ev.values)} "
@@ -205,6 +233,18 @@ def cmd_train(args) -> int:
                 return EXIT_INTERRUPTED if ev.reason == "stopped" else 0
     finally:
         signal.signal(signal.SIGINT, old)
+    return 0
+
+
+def cmd_experiment(args) -> int:
+    from workbench.engine.experiment import Experiment, save_experiment
+    from workbench.engine.runs import RunDir
+
+    exp = Experiment.from_run(RunDir.open(args.run))
+    save_experiment(exp, args.out)
+    ds = exp.dataset if isinstance(exp.dataset, str) else exp.dataset.get("name", "its dataset")
+    print(f"wrote {args.out}: {exp.model} on {ds}; repeat it with "
+          f"`genworkbench train --experiment {args.out}`")
     return 0
 
 
@@ -486,8 +526,13 @@ def build_parser() -> argparse.ArgumentParser:
     cf.set_defaults(func=cmd_check_folder)
 
     t = sub.add_parser("train", help="train a model headless into a run directory")
-    t.add_argument("model", help="registered model name (see `genworkbench models`)")
-    t.add_argument("--dataset", required=True,
+    t.add_argument("model", nargs="?",
+                   help="registered model name (see `genworkbench models`); optional with "
+                        "--experiment")
+    t.add_argument("--experiment", type=Path, metavar="FILE",
+                   help="an experiment file (.toml or .json: model, config, dataset, seed, "
+                        "steps, batch size, ...); the other flags override it")
+    t.add_argument("--dataset",
                    help="built-in or torchvision dataset name, or a folder of images")
     t.add_argument("--image-size", type=int, metavar="N",
                    help="folders: square size to preprocess to (default 32)")
@@ -500,7 +545,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torchvision: download the dataset when it is not in --data-root")
     t.add_argument("--limit", type=int, metavar="N",
                    help="torchvision: a fixed subset of N training images")
-    t.add_argument("--out", required=True, type=Path, help="run directory to create (or resume)")
+    t.add_argument("--out", type=Path,
+                   help="run directory to create (or resume); default: a new folder in the "
+                        "workspace")
     length = t.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="total optimisation steps")
     length.add_argument("--epochs", type=int, help="passes over the training set (default 10)")
@@ -508,13 +555,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config field, e.g. --set latent_dim=2 --set beta=4")
-    t.add_argument("--device", default="auto", help="auto|cpu|cuda|mps")
+    t.add_argument("--device", help="auto|cpu|cuda|mps (default auto)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
     t.add_argument("--checkpoint-every", type=int, metavar="N")
     t.add_argument("--frame-every", type=int, metavar="N",
                    help="save a fixed-noise sample frame every N steps (sample --gif)")
     t.add_argument("-v", "--verbose", action="store_true")
+    t.add_argument("--save-experiment", type=Path, metavar="FILE",
+                   help="also write the experiment file (.toml/.json) that repeats this run")
     t.set_defaults(func=cmd_train)
+
+    x = sub.add_parser("experiment", help="write the experiment file (.toml or .json) that "
+                                          "repeats a run")
+    x.add_argument("run", type=Path, help="a run directory")
+    x.add_argument("--out", required=True, type=Path, help="FILE.toml or FILE.json")
+    x.set_defaults(func=cmd_experiment)
 
     s = sub.add_parser("sample", help="draw samples (or another sheet) from a trained run")
     s.add_argument("run", type=Path, nargs="?", help="the run directory")

@@ -141,6 +141,7 @@ class Trainer:
             model = create_model(self.model_name, data=self.data.spec, config=config).to(device)
             model.setup_optimizers()
             ck, state, self.warnings = run.resume_point(model)
+            run.keep_metrics_until(ck.step)
             for name, opt in model.optimizers.items():
                 opt.load_state_dict(state["optimizers"][name])
             set_rng_state(state["rng"])
@@ -186,6 +187,8 @@ class Trainer:
         val_every = s.val_every or spe
         yield Started(self.model_name, str(device), step, total, spe, bs, self.run_dir,
                       tuple(model.plot_groups))
+        if run:
+            run.write_status("running", step, total)
 
         t0 = now() - elapsed0
         sums: dict[str, float] = {}
@@ -214,6 +217,8 @@ class Trainer:
                     else "no checkpoint had been written yet"
                 msg = (f"{bad[0]} became {values[bad[0]]} at step {step + 1}: training diverged "
                        f"and was stopped; {kept}. Try a smaller learning rate.")
+                if run:
+                    run.write_status("diverged", step, total, msg)
                 yield Finished(step, "diverged", msg, None)
                 return
             step += 1
@@ -266,6 +271,8 @@ class Trainer:
             self._write_sheets(run, grids)
         yield grids
         msg = f"{'stopped' if reason == 'stopped' else 'finished'} at step {step} of {total}"
+        if run:
+            run.write_status(reason, step, total, msg)
         yield Finished(step, reason, msg, ck_path)
 
     # -- side work, under an isolated RNG ---------------------------------------------------------

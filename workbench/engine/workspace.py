@@ -292,3 +292,25 @@ def _refuse_if_running(path: Path, what: str) -> None:
     info = read_run(path)
     if info.status == "running":
         raise WorkbenchError(f"{path.name} is still training; stop it before you {what} it")
+
+
+def metric_series(path: Path, key: str) -> tuple[list[int], list[float]]:
+    """(steps, values) of one metric of a run (its metrics.jsonl), for overlaid curves; lines
+    without it, torn lines and non-finite values are skipped."""
+    steps, values = [], []
+    try:
+        f = open(Path(path) / "metrics.jsonl", "rb")
+    except OSError:
+        return steps, values
+    with f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            v = rec.get(key) if isinstance(rec, dict) else None
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
+                    and isinstance(rec.get("step"), int):
+                steps.append(rec["step"])
+                values.append(float(v))
+    return steps, values
