@@ -210,6 +210,7 @@ class MainWindow(QMainWindow):
         self.dirac = None
         self.lab_page = _LazyPage(self._make_gan_lab)
         self.dirac_page = _LazyPage(self._make_dirac)
+        self.metrics_panel = self.anomaly_panel = None  # built on first view too
         self.center_tabs = QTabWidget()
         self.center_tabs.setObjectName("center_tabs")
         self.center_tabs.setDocumentMode(True)
@@ -228,6 +229,15 @@ class MainWindow(QMainWindow):
                  "its gradient field, trajectories of simultaneous and alternating steps, and "
                  "the eigenvalues that decide convergence")):
             self.center_tabs.addTab(widget, title)
+            self.center_tabs.setTabToolTip(self.center_tabs.count() - 1, tip)
+        for factory, title, tip in (
+                (self._make_metrics, "Metrics", "Every offline metric of the current model and "
+                 "of chosen runs, one column each: validation losses, reconstruction error, "
+                 "classifier score, Fréchet distance, class histogram, mode report"),
+                (self._make_anomaly, "Anomaly & denoising", "Reconstruction error as an anomaly "
+                 "score (train without one digit: histogram, ROC, worst images) and clean / "
+                 "corrupted / reconstructed images with the noise level on a slider")):
+            self.center_tabs.addTab(_LazyPage(factory), title)
             self.center_tabs.setTabToolTip(self.center_tabs.count() - 1, tip)
         self.center_tabs.currentChanged.connect(self._on_center_tab)
         self.setCentralWidget(self.center_tabs)
@@ -922,6 +932,37 @@ class MainWindow(QMainWindow):
         self.dirac = DiracPanel()
         return self.dirac
 
+    # == metrics, anomaly detection and denoising (built on first view) =====================================
+    def analysis_source(self) -> dict:
+        """What the Metrics and Anomaly tabs work on: the newest weights (or None), their
+        dataset (else the selected one) and the opened run directory."""
+        dataset = self.dataset_combo.currentData() or DEFAULT_DATASET
+        if self.snapshot is not None:
+            if self.opened_run is not None:
+                from workbench.engine.runs import RunDir
+
+                try:
+                    dataset = RunDir.open(self.opened_run).meta["dataset"]
+                except WorkbenchError:
+                    pass
+            elif getattr(self, "_snapshot_meta", None) is not None:
+                dataset = self._snapshot_meta[2]
+        return {"snapshot": self.snapshot, "dataset": dataset, "run_dir": self.opened_run}
+
+    def _make_metrics(self) -> QWidget:
+        from workbench.ui.panels.metrics_panel import MetricsPanel
+
+        self.metrics_panel = MetricsPanel(self.analysis_source)
+        self.metrics_panel.status.connect(self._show_status)
+        return self.metrics_panel
+
+    def _make_anomaly(self) -> QWidget:
+        from workbench.ui.panels.anomaly import AnomalyPanel
+
+        self.anomaly_panel = AnomalyPanel(self.analysis_source)
+        self.anomaly_panel.status.connect(self._show_status)
+        return self.anomaly_panel
+
     # == datasets: built-in names and image folders ========================================================
     def _find_dataset(self, choice) -> int:
         key = dataset_key(choice)
@@ -1244,6 +1285,9 @@ class MainWindow(QMainWindow):
             self._folder_loader.cancel()
             self._folder_loader.wait(timeout_ms)
         self.explorer.shutdown()
+        for panel in (self.metrics_panel, self.anomaly_panel):
+            if panel is not None:
+                panel.shutdown()
         self.latent.shutdown()
 
 
