@@ -128,6 +128,7 @@ def _resume(data, out, steps):
     return t, list(t.fit())
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch on the raw pickle
 @pytest.mark.parametrize("fmt", ["torch-zip", "raw-pickle"])
 def test_a_malicious_state_file_is_refused_and_never_runs(tiny_mnist, tmp_path, fmt):
     probe = tmp_path / "probe"
@@ -194,6 +195,8 @@ def test_a_full_disk_during_a_save_keeps_the_previous_checkpoint(tiny_mnist, tmp
     assert sorted(p.name for p in ckdir.iterdir()) == ["step-00000003.safetensors",
                                                        "step-00000003.state.pt"]
     monkeypatch.setattr(os, "fsync", real_fsync)
+    info = read_run(tmp_path / "r")  # the Runs list says why the run ended
+    assert info.status == "failed" and info.message == msg and info.checkpoint_step == 3
     model = RunDir.open(tmp_path / "r").load_model()
     assert model.loaded_step == 3 and model.load_warnings == []
     trainer, events = _resume(tiny_mnist, tmp_path / "r", steps=9)

@@ -114,6 +114,7 @@ class Trainer:
         self.run: RunDir | None = None
         self.warnings: list[str] = []
         self._stop = threading.Event()
+        self._step = self._total = 0  # for the status of a run that ends in an exception
 
     def stop(self) -> None:
         """Ask the loop to end at its next yield (thread-safe); it saves a checkpoint first."""
@@ -173,6 +174,16 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------------
     def fit(self) -> Iterator[Event]:
+        try:
+            yield from self._fit()
+        except Exception as e:
+            # A save that failed (full disk), a bug: the Runs list shows why the run ended,
+            # rather than taking the run for a killed one.
+            if self.run is not None:
+                self.run.write_status("failed", self._step, self._total, str(e))
+            raise
+
+    def _fit(self) -> Iterator[Event]:
         from workbench.core.device import resolve_device
         from workbench.engine.checkpoint import save_checkpoint
 
@@ -187,6 +198,7 @@ class Trainer:
         val_every = s.val_every or spe
         yield Started(self.model_name, str(device), step, total, spe, bs, self.run_dir,
                       tuple(model.plot_groups))
+        self._total = total
         if run:
             run.write_status("running", step, total)
 
@@ -222,6 +234,7 @@ class Trainer:
                 yield Finished(step, "diverged", msg, None)
                 return
             step += 1
+            self._step = step
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v
             count += 1

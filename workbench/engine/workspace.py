@@ -21,7 +21,8 @@ from workbench.core.errors import WorkbenchError
 
 TRASH = ".trash"  # inside the workspace; deleted runs go here unless deleted for good
 
-STATES = ("finished", "stopped", "diverged", "running", "killed", "incomplete", "unreadable")
+STATES = ("finished", "stopped", "diverged", "failed", "running", "killed", "incomplete",
+          "unreadable")
 
 
 @dataclass

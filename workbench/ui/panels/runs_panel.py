@@ -34,6 +34,7 @@ DEBOUNCE_MS = 400
 RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
               "#e377c2", "#7f7f7f", "#bcbd22"]
 STATUS_COLORS = {"running": "#1f77b4", "killed": "#d62728", "diverged": "#d62728",
+                 "failed": "#d62728",
                  "unreadable": "#d62728", "stopped": "#b07000", "incomplete": "#b07000"}
 
 
