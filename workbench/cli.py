@@ -172,6 +172,12 @@ def cmd_train(args) -> int:
         changes.update(steps=args.steps, epochs=0)
     elif args.epochs is not None:
         changes.update(epochs=args.epochs, steps=0)
+    elif not {"steps", "epochs"} & set(overrides) and exp is None:
+        from workbench.core.registry import get_model_info
+
+        tuned = get_model_info(args.model).steps  # the toy GANs' recipes are step counts
+        if tuned:
+            changes.update(steps=tuned, epochs=0)
     if args.checkpoint_every is not None:
         changes["checkpoint_every"] = args.checkpoint_every
     if args.frame_every is not None:

@@ -117,6 +117,10 @@ def test_reset_to_another_dataset_and_model():
     assert snap.modes is None  # a spiral has no modes to count
     lab.reset(model="toy_gan_stable", dataset="ring8")
     assert lab.model_name == "toy_gan_stable" and lab.data.name == "ring8"
+    lab.step_both(2)
+    snap = lab.snapshot(n=300, grid=8, arrows=8, manifold=5)  # G also takes a component
+    assert snap.fake.shape == (300, 2) and snap.manifold.shape == (5, 5, 2)
+    assert snap.modes.n_modes == 8
     with pytest.raises(ConfigError, match="2-D points"):
         lab.reset(dataset="mnist5k")
 

@@ -29,11 +29,12 @@ class ModelInfo:
     # The data the model is made for: the GUI picks `default_dataset` when the model is chosen,
     # create_model refuses kinds not in `data_kinds` (the zoo's models take points too where
     # their config allows, e.g. arch=mlp with likelihood=mse, and say so themselves otherwise);
-    # `batch_size` (None = the trainer's default) is the batch its recipe was tuned with, used
-    # when the user sets none.
+    # `batch_size` and `steps` (None = the trainer's defaults) are what its recipe was tuned
+    # with, used when the user sets neither.
     default_dataset: str = "mnist5k"
     data_kinds: tuple[str, ...] = ("image", "points")
     batch_size: int | None = None
+    steps: int | None = None
 
     @property
     def config_cls(self) -> type:
@@ -45,7 +46,7 @@ _REGISTRY: dict[str, ModelInfo] = {}
 
 def register_model(model_cls: type, default_dataset: str = "mnist5k",
                    data_kinds: tuple[str, ...] = ("image", "points"),
-                   batch_size: int | None = None):
+                   batch_size: int | None = None, steps: int | None = None):
     def deco(fn):
         name = fn.__name__
         if name in _REGISTRY:
@@ -55,7 +56,8 @@ def register_model(model_cls: type, default_dataset: str = "mnist5k",
                                     description=doc[0] if doc else name,
                                     model_cls=model_cls, default_config=fn,
                                     default_dataset=default_dataset,
-                                    data_kinds=tuple(data_kinds), batch_size=batch_size)
+                                    data_kinds=tuple(data_kinds), batch_size=batch_size,
+                                    steps=steps)
         return fn
     return deco
 

@@ -23,8 +23,9 @@ from workbench.models import gan_losses as L
 
 # Fields that change a network's shape: changing them rebuilds the networks (see set_config).
 REBUILD_ALL = {"arch", "latent_dim", "hidden", "g_hidden", "channels", "init",
-               "info_categories", "info_continuous"}
-REBUILD_D = {"pack", "minibatch_std", "d_norm"}
+               "info_categories", "info_continuous", "components", "component_dim",
+               "component_offsets"}
+REBUILD_D = {"pack", "minibatch_std", "d_norm", "mbd_kernels", "mbd_dim", "d_fc"}
 HISTORY_MAX = 100_000  # entries kept in `history` (the oldest are dropped beyond it)
 REAL_SHOWN = 1000      # real points in a snapshot: enough to see the data, cheap to draw
 
@@ -106,7 +107,8 @@ class GanLab:
         snap = torch.Generator().manual_seed(self.seed * 7919 + 2)
         n = self.data.n_train
         self._real_idx = torch.randperm(n, generator=snap)[:min(REAL_SHOWN, n)]
-        self._z = torch.randn(N_SAMPLES, self.model.config.latent_dim, generator=snap)
+        # G's whole input (z, then any codes or mixture component), fixed for smooth drawing.
+        self._z = self.model.draw_codes(N_SAMPLES, generator=snap)[0].cpu()
         self._make_z_plane(snap)
         self.extent = self._view_extent()
         self.step = 0
@@ -209,9 +211,10 @@ class GanLab:
 
         Losses, stabilisers, learning rates and Adam's betas switch in place (the optimisers keep
         their moments; a new optimiser kind starts fresh ones). Turning on EMA starts the average
-        at the current G; turning on replay starts an empty buffer. `pack`, `minibatch_std` and
-        `d_norm` change D's input or layers: D is rebuilt from scratch (G kept). Layer sizes,
-        latent_dim and init rebuild both players (like reset with the current seed).
+        at the current G; turning on replay starts an empty buffer. `pack`, `minibatch_std`,
+        `d_norm` and the other D-only layers change D's input or layers: D is rebuilt from
+        scratch (G kept). Layer sizes, latent_dim, the mixture prior and init rebuild both
+        players (like reset with the current seed).
         """
         if not changes:
             return
@@ -245,14 +248,14 @@ class GanLab:
                 if new.replay_size else None
 
     def _rebuild_d(self) -> None:
-        from workbench.models import gan_nets as N
+        """A fresh D for the new config (taken from a freshly built model, so D is made
+        exactly as the model family makes it), with a fresh optimiser."""
+        from workbench.core.registry import create_model
 
-        m, c = self.model, self.model.config
-        m.D = N.build_discriminator(c.arch, m.data.shape, m.num_classes, c.pack, c.hidden,
-                                    c.channels, c.d_norm, c.minibatch_std).to(self.device)
-        if c.init == "dcgan":
-            N.dcgan_init(m.D)
-        m.optimizers["D"] = m._optimizer(m.D.parameters(), c.lr_d)
+        m = self.model
+        fresh = create_model(self.model_name, data=self.data.spec, config=m.config)
+        m.D = fresh.D.to(self.device)
+        m.optimizers["D"] = m._optimizer(m.D.parameters(), m.config.lr_d)
 
     # -- drawing ----------------------------------------------------------------------------------
     def snapshot(self, n: int = N_SAMPLES, grid: int = 64, arrows: int = 256,
@@ -282,7 +285,7 @@ class GanLab:
     def _noise(self, n: int) -> torch.Tensor:
         if n > self._z.shape[0]:  # more than the fixed set: extend it deterministically
             g = torch.Generator().manual_seed(self.seed * 7919 + 3)
-            extra = torch.randn(n - self._z.shape[0], self._z.shape[1], generator=g)
+            extra = self.model.draw_codes(n - self._z.shape[0], generator=g)[0].cpu()
             self._z = torch.cat([self._z, extra])
         return self._z[:n].to(self.device)
 
@@ -305,12 +308,16 @@ class GanLab:
     def _manifold(self, k: int):
         """G over a k×k grid of the z plane spanning [−3, 3]² and each cell's relative density
         p(z-cell) / area(G(cell)), normalised to a maximum of 1 (the pushed-forward density
-        of the prior, up to a constant)."""
+        of the prior, up to a constant). G's other inputs (codes, a mixture component) are
+        held at those of the first fixed sample: with a mixture prior this is one
+        component's sheet."""
         m = self.model
         a = torch.linspace(-3.0, 3.0, k)
         bb, aa = torch.meshgrid(a, a, indexing="ij")  # row i ↔ b_i, column j ↔ a_j
         coords = torch.stack([aa.reshape(-1), bb.reshape(-1)], 1)  # (k*k, 2)
-        z = (coords @ self._z_basis).to(self.device)
+        z = coords @ self._z_basis
+        codes = self._z[:1, z.shape[1]:].expand(z.shape[0], -1)
+        z = torch.cat([z, codes], 1).to(self.device)
         pts = m.generate(z).view(k, k, 2).float().cpu()
         p00, p01, p11, p10 = pts[:-1, :-1], pts[:-1, 1:], pts[1:, 1:], pts[1:, :-1]
         # Shoelace formula of the warped quadrilateral (corners in order).
