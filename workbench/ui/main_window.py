@@ -234,7 +234,7 @@ class MainWindow(QMainWindow):
                 (self._make_metrics, "Metrics", "Every offline metric of the current model and "
                  "of chosen runs, one column each: validation losses, reconstruction error, "
                  "classifier score, Fréchet distance, class histogram, mode report"),
-                (self._make_anomaly, "Anomaly & denoising", "Reconstruction error as an anomaly "
+                (self._make_anomaly, "Anomaly && denoising", "Reconstruction error as an anomaly "
                  "score (train without one digit: histogram, ROC, worst images) and clean / "
                  "corrupted / reconstructed images with the noise level on a slider")):
             self.center_tabs.addTab(_LazyPage(factory), title)

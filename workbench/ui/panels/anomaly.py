@@ -186,13 +186,13 @@ class AnomalyView(QWidget):
                                             pen=pg.mkPen(NORMAL_COLOR), name="other classes")
         self.anomaly_curve = pg.PlotDataItem(stepMode="center", fillLevel=0,
                                              brush=pg.mkBrush(ANOMALY_COLOR + "a0"),
-                                             pen=pg.mkPen(ANOMALY_COLOR), name="anomalous class")
+                                             pen=pg.mkPen(ANOMALY_COLOR), name="the chosen class")
         self.hist_plot.addItem(self.normal_curve)
         self.hist_plot.addItem(self.anomaly_curve)
         self.roc_plot = _plot("ROC", "true positive rate", "false positive rate")
         self.roc_plot.setXRange(0, 1, padding=0.02)
         self.roc_plot.setYRange(0, 1, padding=0.02)
-        self.roc_plot.getPlotItem().setAspectLocked(True)
+        self.roc_plot.getPlotItem().setMouseEnabled(False, False)  # the unit square is the plot
         self.roc_plot.plot([0, 1], [0, 1], pen=pg.mkPen("#999", style=Qt.PenStyle.DashLine))
         self.roc_curve = self.roc_plot.plot([], [], pen=pg.mkPen(ANOMALY_COLOR, width=2))
         self.worst_view = ImageGridView("The worst-reconstructed images appear here.")
@@ -207,7 +207,7 @@ class AnomalyView(QWidget):
         bl.addWidget(QLabel("<b>Worst reconstructed</b>"))
         bl.addWidget(self.worst_view, 1)
         split.addWidget(box)
-        split.setSizes([400, 300, 300])
+        split.setSizes([420, 320, 420])
         lay.addWidget(split, 1)
         self._fill_models()
 

@@ -77,13 +77,13 @@ class MetricsPanel(QWidget):
         self.samples.setRange(-1, 20000)
         self.samples.setSpecialValueText("auto")
         self.samples.setValue(-1)
-        self.samples.setPrefix("samples: ")
         self.samples.setToolTip("Samples drawn for the sample metrics. auto: as many as the "
                                 "validation images (at most 1000), 2500 for 2-D mixtures; "
                                 "0 skips them.")
         for w in (self.eval_button, self.add_button, self.remove_button, self.clear_button):
             row.addWidget(w)
         row.addStretch(1)
+        row.addWidget(QLabel("samples"))
         row.addWidget(self.samples)
         lay.addLayout(row)
 
