@@ -115,6 +115,7 @@ class RunsPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSortIndicator(5, Qt.SortOrder.DescendingOrder)  # newest
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
@@ -147,12 +148,15 @@ class RunsPanel(QWidget):
         self.compared: list[RunInfo] = []
         self.curves: dict[Path, pg.PlotDataItem] = {}
 
-        split = QSplitter(Qt.Orientation.Vertical)
+        # side by side: in the window's bottom dock height is scarce, width is not
+        split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.table)
         split.addWidget(self.compare_box)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
         lay.addWidget(split, 1)
+        self.setMinimumHeight(240)
 
         buttons = QHBoxLayout()
         self.actions: dict[str, QAction] = {}
@@ -228,6 +232,8 @@ class RunsPanel(QWidget):
 
     def _fill_row(self, r: int, info: RunInfo) -> None:
         steps = f"{info.step} / {info.total}" if info.total else str(info.step)
+        if info.error:
+            steps = ""
         best = info.best_metric()
         best_text = f"{best[0]} {_fmt_value(best[1])}" if best else ""
         if info.error:
