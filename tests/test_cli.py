@@ -178,7 +178,8 @@ def test_sample_seed_is_reproducible(vae_run, tmp_path, capsys):
 
 
 def test_eval_json(vae_run, capsys):
-    code, out, err = cli(capsys, "eval", vae_run, "--json", "--device", "cpu")
+    # --samples 0: the sample metrics have their own tests (tests/test_cli_metrics.py)
+    code, out, err = cli(capsys, "eval", vae_run, "--json", "--device", "cpu", "--samples", "0")
     assert code == 0, err
     result = json.loads(out)
     assert result["model"] == "vae_mlp" and result["step"] == 20
@@ -190,8 +191,9 @@ def test_eval_json(vae_run, capsys):
     assert result["val"]["elbo"] == pytest.approx(-result["val"]["loss"], rel=1e-5)
     assert result["val"]["iwae"] > result["val"]["elbo"]
     # the same numbers on a second call (evaluation is seeded)
-    assert json.loads(cli(capsys, "eval", vae_run, "--json", "--device", "cpu")[1]) == result
-    code, out, _ = cli(capsys, "eval", vae_run, "--device", "cpu")
+    assert json.loads(cli(capsys, "eval", vae_run, "--json", "--device", "cpu", "--samples",
+                          "0")[1]) == result
+    code, out, _ = cli(capsys, "eval", vae_run, "--device", "cpu", "--samples", "0")
     assert code == 0 and "vae_mlp at step 20 on mnist5k" in out
 
 
