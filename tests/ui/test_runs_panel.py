@@ -68,10 +68,18 @@ def test_runs_appear_with_their_columns(qtbot, ws):
 def test_the_watcher_refreshes_after_changes(qtbot, ws):
     panel = RunsPanel(ws)
     qtbot.addWidget(panel)
+    panel.show()
     shutil.copytree(ws / "alpha", ws / "gamma")
     qtbot.waitUntil(lambda: "gamma" in rows(panel), timeout=5000)
     shutil.rmtree(ws / "torn")
     qtbot.waitUntil(lambda: "torn" not in rows(panel), timeout=5000)
+    # hidden (the dock closed): changes are noted, and listed when it is shown again
+    panel.hide()
+    shutil.rmtree(ws / "gamma")
+    qtbot.waitUntil(lambda: panel._stale, timeout=5000)
+    assert "gamma" in rows(panel)
+    panel.show()
+    assert "gamma" not in rows(panel)
 
 
 def test_rename(qtbot, ws, monkeypatch, message_boxes):
@@ -208,6 +216,7 @@ def test_window_resume_from_the_panel(make_window, ws, qtbot):
     from workbench.engine.workspace import read_run
 
     w = make_window(in_process=False)
+    w.runs_dock.show()  # a hidden Runs dock does not refresh until shown
     w.runs_panel.set_workspace(ws)
     w.runs_panel.select(["alpha"])
     w.train_form.set_config(C.replace(w.train_form.value(), steps=12, epochs=0))

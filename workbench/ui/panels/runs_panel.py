@@ -30,7 +30,7 @@ from workbench.engine.workspace import (RunInfo, delete_run, list_runs, metric_s
                                         preferred_metric, rename_run)
 
 COLUMNS = ("Run", "Model", "Dataset", "Steps", "Status", "Created", "Best")
-DEBOUNCE_MS = 400
+REFRESH_MS = 700  # at most one refresh per this interval while files change
 RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
               "#e377c2", "#7f7f7f", "#bcbd22"]
 STATUS_COLORS = {"running": "#1f77b4", "killed": "#d62728", "diverged": "#d62728",
@@ -88,8 +88,9 @@ class RunsPanel(QWidget):
         self.watcher.fileChanged.connect(self._schedule)
         self.debounce = QTimer(self)
         self.debounce.setSingleShot(True)
-        self.debounce.setInterval(DEBOUNCE_MS)
+        self.debounce.setInterval(REFRESH_MS)
         self.debounce.timeout.connect(self.refresh)
+        self._stale = False  # files changed while the panel was hidden
         self._build()
         self.refresh()
 
@@ -201,7 +202,19 @@ class RunsPanel(QWidget):
             self.set_workspace(Path(path))
 
     def _schedule(self, *_):
-        self.debounce.start()  # a burst of file events (a checkpoint save) costs one refresh
+        # A burst of events (a checkpoint save, metrics lines while training) costs one refresh
+        # per interval; not restarting the timer keeps a steady stream from starving it. A
+        # hidden panel (the dock closed) only notes it and refreshes when shown.
+        if not self.isVisible():
+            self._stale = True
+        elif not self.debounce.isActive():
+            self.debounce.start()
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self.refresh()
 
     def refresh(self) -> None:
         selected = set(self.selected_paths())
