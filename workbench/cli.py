@@ -276,6 +276,11 @@ def cmd_sample(args) -> int:
         return _sample_npz(args, out)
 
     from workbench.analysis.export import render_sheet, save_sheet_with_provenance
+    from workbench.core.device import resolve_device
+
+    # PNG sheets render on the CPU (the same pixels everywhere); a device the user names must
+    # still exist, or the command would silently ignore a mistake.
+    resolve_device(args.device)
     from workbench.engine.runs import RunDir
 
     run = RunDir.open(args.run)
@@ -283,9 +288,10 @@ def cmd_sample(args) -> int:
     data = _sheet_data(run, args, spec)
     arr, prov = render_sheet(run, spec, data, step=args.step)
     save_sheet_with_provenance(out, arr, prov)
-    print(f"wrote a {spec.kind} sheet of {run.model_name} (step {prov['step']}, seed "
-          f"{spec.seed}, {arr.shape[1]}×{arr.shape[0]} px) to {out}, provenance in "
-          f"{out.name}.json")
+    what = f"{spec.n or spec.rows * spec.cols} samples" if spec.kind == "samples" \
+        else f"a {spec.kind} sheet"
+    print(f"wrote {what} of {run.model_name} (step {prov['step']}, seed {spec.seed}, "
+          f"{arr.shape[1]}×{arr.shape[0]} px) to {out}, provenance in {out.name}.json")
     return 0
 
 
