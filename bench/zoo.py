@@ -9,7 +9,7 @@ Run it from the repository root:
     python bench/zoo.py --models dcgan --seconds 300 --json
 
 Each model trains with its default config through `workbench.engine.trainer.Trainer` (seed 0,
-batch 128, no run directory, no sample grids during training), stopped once `--seconds` of
+the model's own batch size when its recipe has one (dcgan: 64), else 128, no run directory, no sample grids during training), stopped once `--seconds` of
 training time are spent. One row per model:
 
   steps/s   optimisation steps per second of training time (per-epoch validation included)
@@ -58,11 +58,15 @@ def score_model(model, data, n_samples: int, seed: int = 0):
         return "recon", model.reconstruct(x, data.y_val.to(model.device)).float().cpu()
 
 
-def run_model(name: str, data, seconds: float, batch_size: int, n_samples: int,
+def run_model(name: str, data, seconds: float, batch_size: int | None, n_samples: int,
               device: str, classifier) -> dict:
     from workbench.analysis.metrics import evaluate_samples
+    from workbench.core.registry import get_model_info
     from workbench.engine.events import Finished, Metrics
     from workbench.engine.trainer import Trainer, TrainSettings
+
+    # Like the CLI and the GUI: the model's tuned batch size unless one is asked for.
+    batch_size = batch_size or get_model_info(name).batch_size or 128
 
     settings = TrainSettings(steps=10**9, batch_size=batch_size, sample_every_s=0,
                              device=device, log_every=10, checkpoint_every=0)
@@ -80,7 +84,7 @@ def run_model(name: str, data, seconds: float, batch_size: int, n_samples: int,
             steps, reason = event.step, event.reason
     model = trainer.model
     main = [k for _, keys in model.plot_groups[:1] for k in keys if k in losses]
-    row = {"model": name, "steps": steps, "seconds": round(elapsed, 1),
+    row = {"model": name, "batch_size": batch_size, "steps": steps, "seconds": round(elapsed, 1),
            "steps_per_s": steps / elapsed if elapsed else 0.0, "finished": reason,
            "losses": {k: losses[k] for k in main}}
     if reason == "diverged":
@@ -115,7 +119,8 @@ def main(argv=None) -> int:
                    help="smoke run: 10 s per model and 500 samples unless given")
     p.add_argument("--samples", type=int, default=None,
                    help="samples to score (default 2000; 500 with --quick)")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="batch size for every model (default: each model's own, else 128)")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = p.parse_args(argv)
@@ -125,10 +130,12 @@ def main(argv=None) -> int:
         args.samples = 500 if args.quick else 2000
 
     from workbench.analysis.metrics import digit_classifier, evaluate_samples
-    from workbench.core.registry import list_models
+    from workbench.core.registry import get_model_info, list_models
     from workbench.data import load_dataset
 
-    names = [n for n in list_models() if fnmatch.fnmatch(n, args.models)]
+    # Models made for 2-D points (the toy GANs) have no place on digits.
+    names = [n for n in list_models() if fnmatch.fnmatch(n, args.models)
+             and "image" in get_model_info(n).data_kinds]
     if not names:
         print(f"no registered model matches {args.models!r}", file=sys.stderr)
         return 2
@@ -141,7 +148,7 @@ def main(argv=None) -> int:
            "classifier_ready_s": round(time.perf_counter() - t, 1), "reference": reference,
            "models": []}
     if not args.json:
-        print(f"mnist5k, {args.seconds:g} s per model, batch {args.batch_size}, "
+        print(f"mnist5k, {args.seconds:g} s per model, batch {args.batch_size or 'per model'}, "
               f"device {args.device}, {args.samples} samples (classifier ready in "
               f"{out['classifier_ready_s']} s)")
         print(f"{'model':<13} {'steps/s':>8} {'of':>7} {'score':>7} {'FD':>8} {'classes':>7}  "

@@ -11,7 +11,7 @@ from workbench.core.errors import ConfigError
 from workbench.core.registry import create_model, list_models
 from workbench.data.spec import DataSpec
 from workbench.models import gan_losses as L
-from workbench.models.gan_nets import FakeReplay
+from workbench.models.gan_nets import FakeReplay, MinibatchDiscrimination, augment
 
 SMALL = DataSpec(shape=(1, 8, 8), num_classes=3, kind="image")
 TINY = dict(latent_dim=4, hidden=(16,), channels=(4, 8))
@@ -173,6 +173,9 @@ STABILISERS = {
     "replay": dict(replay_size=32, replay_fraction=0.5),
     "packing": dict(pack=2),
     "unrolled D": dict(unroll_steps=2),
+    "minibatch discrimination": dict(mbd_kernels=6, mbd_dim=3),
+    "augmentation": dict(augment="translation"),
+    "augmentation with cutout": dict(augment="translation_cutout"),
 }
 
 
@@ -224,6 +227,74 @@ def test_minibatch_std_lets_d_see_the_rest_of_the_batch():
     assert not torch.allclose(model.discriminate(x)[0], model.discriminate(spread)[0])
 
 
+def test_minibatch_discrimination_math_on_a_tiny_batch():
+    mbd = MinibatchDiscrimination(in_features=2, kernels=2, kernel_dim=1)
+    with torch.no_grad():
+        mbd.T.copy_(torch.eye(2))  # kernel b reads feature b
+    h = torch.tensor([[0.0, 0.0], [1.0, 0.0], [3.0, 2.0]])
+    o = mbd(h)[:, 2:]
+    assert torch.equal(mbd(h)[:, :2], h)  # the features pass through, closeness is appended
+    e = math.exp
+    expected = torch.tensor([[e(-1) + e(-3), 1 + e(-2)],
+                             [e(-1) + e(-2), 1 + e(-2)],
+                             [e(-3) + e(-2), 2 * e(-2)]])
+    assert torch.allclose(o, expected)
+    # Identical samples are maximally close: every kernel gives n − 1, the largest value.
+    same = MinibatchDiscrimination(5, 4, 3)(torch.randn(1, 5).expand(6, 5))[:, 5:]
+    assert torch.allclose(same, torch.full((6, 4), 5.0))
+    varied = MinibatchDiscrimination(5, 4, 3)(torch.randn(6, 5) * 10)[:, 5:]
+    assert (varied < 5.0).all()
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_minibatch_discrimination_lets_d_tell_a_collapsed_batch(arch):
+    model = build(arch=arch, mbd_kernels=4, mbd_dim=2)
+    assert model.D.head.in_features == model.D.feat_dim + 4
+    model.eval()
+    x = torch.rand(4, *SMALL.shape)
+    collapsed = x[:1].expand(4, *SMALL.shape)
+    mixed = torch.cat([x[:1], torch.rand(3, *SMALL.shape)])
+    # The same first sample is judged differently depending on the rest of its batch.
+    assert not torch.allclose(model.discriminate(collapsed)[0], model.discriminate(mixed)[0])
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer", "none"])
+def test_fully_connected_layers_in_conv_players(norm):
+    model = build(arch="conv", g_fc=16, d_fc=8, d_norm=norm, info_categories=3)
+    assert model.D.feat_dim == 8 and model.Q.in_features == 8  # Q reads D's fc features
+    assert any(isinstance(m, torch.nn.Linear) and m.out_features == 16 for m in model.G.modules())
+    metrics = model.train_step(*batch(model))
+    assert all(math.isfinite(v) for v in metrics.values())
+    assert model.sample(5).shape == (5, *SMALL.shape)
+
+
+@pytest.mark.parametrize("policy", ["translation", "translation_cutout"])
+def test_augmentation_shifts_each_image_with_zero_fill(policy):
+    torch.manual_seed(0)
+    x = torch.rand(16, 2, 16, 16, requires_grad=True)
+    out = augment(x, policy)
+    assert out.shape == x.shape
+    shifts = {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)}
+    for k in range(16):
+        def shifted(dy, dx):
+            z = torch.zeros_like(x[k])
+            z[:, max(dy, 0):16 + min(dy, 0), max(dx, 0):16 + min(dx, 0)] = \
+                x[k, :, max(-dy, 0):16 + min(-dy, 0), max(-dx, 0):16 + min(-dx, 0)]
+            return z
+        ref = [shifted(dy, dx) for dy, dx in shifts]
+        if policy == "translation":
+            assert any(torch.equal(out[k], r) for r in ref)
+        else:  # the shift, then a blanked 8×8 square: agrees with one shift wherever not zeroed
+            kept = out[k] != 0
+            assert (~kept).sum() >= 2 * 8 * 8
+            assert any(torch.equal(out[k][kept], r[kept]) for r in ref)
+    out.sum().backward()  # differentiable: G trains through it
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert torch.equal(augment(x, "none"), x)
+    points = torch.rand(5, 2)
+    assert torch.equal(augment(points, policy), points)  # 2-D points pass through
+
+
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
 def test_packing_widens_d_input_and_judges_m_samples_at_once(arch):
     plain, packed = build(arch=arch), build(arch=arch, pack=4)
@@ -258,6 +329,21 @@ def test_ema_generator_differs_from_live_weights_samples_from_it_and_round_trips
     fresh.load_state_dict(model.state_dict())
     fresh.eval()
     assert torch.equal(fresh.sample(5, generator=g()), s)
+
+
+def test_ema_decay_ramps_up_to_its_setting():
+    model = build(ema_decay=0.999)
+    assert model.ema_decay_now() == pytest.approx(0.1)
+    model.steps.fill_(90)
+    assert model.ema_decay_now() == pytest.approx(91 / 100)
+    model.steps.fill_(100_000)
+    assert model.ema_decay_now() == pytest.approx(0.999)
+    # The first update moves the average 90 % of the way to G's weights.
+    model = build(ema_decay=0.999)
+    before = [p.clone() for p in model.g_ema.parameters()]
+    model.train_step(*batch(model))
+    for b, e, g in zip(before, model.g_ema.parameters(), model.G.parameters()):
+        assert torch.allclose(e, 0.1 * b + 0.9 * g, atol=1e-6)
 
 
 def test_ema_off_samples_from_the_live_generator():

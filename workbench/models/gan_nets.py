@@ -2,7 +2,7 @@
 
 D is a trunk (MLP or strided convolutions) that ends in a feature vector, an optional minibatch
 standard-deviation feature, and a linear head giving one logit / critic value per input.
-G is an MLP with batch norm, or nets.py's ConvDecoder (transposed convolutions, batch norm).
+G is an MLP with batch norm, or ConvGenerator (a projection, then transposed convolutions).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from workbench.models.nets import ConvDecoder, _down_sizes, mlp
+from workbench.models.nets import _down_sizes, mlp
 
 LeakyReLU02 = partial(nn.LeakyReLU, 0.2)
 
@@ -28,8 +28,9 @@ def _norm(kind: str, channels: int) -> nn.Module:
 
 
 def conv_trunk(in_channels: int, hw: tuple[int, int], channels: tuple[int, ...],
-               norm: str) -> tuple[nn.Module, int]:
-    """DCGAN's D: 4×4 stride-2 convolutions with LeakyReLU(0.2), no norm on the first layer."""
+               norm: str, fc: int = 0) -> tuple[nn.Module, int]:
+    """DCGAN's D: 4×4 stride-2 convolutions with LeakyReLU(0.2), no norm on the first layer;
+    then, when `fc` > 0, a fully connected layer of that width (InfoGAN's MNIST D)."""
     layers: list[nn.Module] = []
     c = in_channels
     for i, ch in enumerate(channels):
@@ -37,7 +38,13 @@ def conv_trunk(in_channels: int, hw: tuple[int, int], channels: tuple[int, ...],
                    _norm("none" if i == 0 else norm, ch), LeakyReLU02()]
         c = ch
     h, w = (_down_sizes(s, len(channels))[-1] for s in hw)
-    return nn.Sequential(*layers, nn.Flatten()), c * h * w
+    layers.append(nn.Flatten())
+    if fc:
+        norm1d = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}.get(norm)
+        layers += [nn.Linear(c * h * w, fc), norm1d(fc) if norm1d else nn.Identity(),
+                   LeakyReLU02()]
+        return nn.Sequential(*layers), fc
+    return nn.Sequential(*layers), c * h * w
 
 
 def mlp_trunk(in_dim: int, hidden: tuple[int, ...]) -> tuple[nn.Module, int]:
@@ -54,28 +61,55 @@ class MinibatchStdDev(nn.Module):
         return torch.cat([h, std.expand(h.shape[0], 1)], dim=1)
 
 
+class MinibatchDiscrimination(nn.Module):
+    """Minibatch discrimination (Salimans et al. 2016, §3.2): each sample's features f (A) are
+    projected by a learned tensor T (A×B×C) to B rows M_b of C numbers; sample i gets, per
+    kernel b, o_b(i) = Σ_{j≠i} exp(−‖M_b(i) − M_b(j)‖₁), its closeness to the rest of the
+    batch. A collapsed batch of fakes scores near n − 1 on every kernel, real digits far less,
+    so D can see the collapse and G is pushed to spread out."""
+
+    def __init__(self, in_features: int, kernels: int, kernel_dim: int):
+        super().__init__()
+        self.kernels, self.kernel_dim = kernels, kernel_dim
+        self.T = nn.Parameter(torch.randn(in_features, kernels * kernel_dim) * 0.1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        m = (h @ self.T).view(-1, self.kernels, self.kernel_dim)          # N×B×C
+        l1 = (m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(3)                # N×N×B
+        # exp(0) = 1 on the diagonal is each sample's similarity to itself: leave it out.
+        o = torch.exp(-l1).sum(1) - 1.0                                    # N×B
+        return torch.cat([h, o], dim=1)
+
+
 class Discriminator(nn.Module):
-    def __init__(self, trunk: nn.Module, feat_dim: int, minibatch_std: bool):
+    def __init__(self, trunk: nn.Module, feat_dim: int, minibatch_std: bool,
+                 mbd_kernels: int = 0, mbd_dim: int = 0):
         super().__init__()
         self.trunk = trunk
+        self.feat_dim = feat_dim  # the trunk's features (InfoGAN's Q reads them)
         self.mbstd = MinibatchStdDev() if minibatch_std else nn.Identity()
-        self.head = nn.Linear(feat_dim + int(minibatch_std), 1)
+        width = feat_dim + int(minibatch_std)
+        self.mbd = MinibatchDiscrimination(width, mbd_kernels, mbd_dim) \
+            if mbd_kernels and mbd_dim else nn.Identity()
+        self.head = nn.Linear(width + (mbd_kernels if mbd_kernels and mbd_dim else 0), 1)
 
     def forward(self, x: torch.Tensor, with_features: bool = False):
         h = self.trunk(x)
-        out = self.head(self.mbstd(h)).view(-1)
+        out = self.head(self.mbd(self.mbstd(h))).view(-1)
         return (out, h) if with_features else out
 
 
 def build_discriminator(arch: str, shape: tuple[int, ...], extra_channels: int, pack: int,
                         hidden: tuple[int, ...], channels: tuple[int, ...], norm: str,
-                        minibatch_std: bool) -> Discriminator:
+                        minibatch_std: bool, mbd_kernels: int = 0,
+                        mbd_dim: int = 0, fc: int = 0) -> Discriminator:
     """D for inputs of `shape` with `extra_channels` label planes (cgan), `pack` at a time."""
     if arch == "conv":
-        trunk, feat = conv_trunk((shape[0] + extra_channels) * pack, shape[1:], channels, norm)
+        trunk, feat = conv_trunk((shape[0] + extra_channels) * pack, shape[1:], channels, norm,
+                                 fc)
     else:
         trunk, feat = mlp_trunk((math.prod(shape) + extra_channels) * pack, hidden)
-    return Discriminator(trunk, feat, minibatch_std)
+    return Discriminator(trunk, feat, minibatch_std, mbd_kernels, mbd_dim)
 
 
 def mlp_generator(in_dim: int, hidden: tuple[int, ...], shape: tuple[int, ...]) -> nn.Module:
@@ -88,11 +122,46 @@ def mlp_generator(in_dim: int, hidden: tuple[int, ...], shape: tuple[int, ...]) 
     return nn.Sequential(*layers, nn.Linear(last, math.prod(shape)), nn.Unflatten(1, tuple(shape)))
 
 
+class ConvGenerator(nn.Module):
+    """DCGAN's G: an optional fully connected layer (InfoGAN's MNIST G: 1024 wide), a projection
+    to a small feature map, then transposed convolutions that double it; batch norm and ReLU
+    after every layer but the last (Radford et al.: the norm on the projection too)."""
+
+    def __init__(self, in_dim: int, shape: tuple[int, int, int], channels: tuple[int, ...],
+                 fc: int = 0):
+        super().__init__()
+        c, h, w = shape
+        self.shape = tuple(shape)
+        rev = list(reversed(channels))
+        self.c0 = rev[0]
+        self.h0 = _down_sizes(h, len(channels))[-1]
+        self.w0 = _down_sizes(w, len(channels))[-1]
+        layers: list[nn.Module] = []
+        if fc:
+            layers += [nn.Linear(in_dim, fc), nn.BatchNorm1d(fc), nn.ReLU()]
+            in_dim = fc
+        width = rev[0] * self.h0 * self.w0
+        layers += [nn.Linear(in_dim, width), nn.BatchNorm1d(width), nn.ReLU()]
+        self.fc = nn.Sequential(*layers)
+        convs: list[nn.Module] = []
+        for a, b in zip(rev[:-1], rev[1:]):
+            convs += [nn.ConvTranspose2d(a, b, 4, stride=2, padding=1), nn.BatchNorm2d(b),
+                      nn.ReLU()]
+        convs.append(nn.ConvTranspose2d(rev[-1], c, 4, stride=2, padding=1))
+        self.net = nn.Sequential(*convs)
+
+    def forward(self, z):
+        out = self.net(self.fc(z).view(z.shape[0], self.c0, self.h0, self.w0))
+        if out.shape[-2:] != self.shape[1:]:  # sizes that are not a power-of-two multiple
+            out = F.interpolate(out, size=self.shape[1:], mode="bilinear", align_corners=False)
+        return out
+
+
 def build_generator(arch: str, in_dim: int, shape: tuple[int, ...], hidden: tuple[int, ...],
-                    channels: tuple[int, ...]) -> nn.Module:
+                    channels: tuple[int, ...], fc: int = 0) -> nn.Module:
     """z (and codes / label) -> raw output shaped like the data (logits for images)."""
     if arch == "conv":
-        return ConvDecoder(in_dim, shape, channels)
+        return ConvGenerator(in_dim, shape, channels, fc)
     return mlp_generator(in_dim, hidden, shape)
 
 
@@ -103,7 +172,7 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.normal_(m.weight, 0.0, 0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
 
@@ -156,3 +225,34 @@ class FakeReplay(nn.Module):
         if y is not None:
             y = torch.cat([self.labels[idx], y[k:]])
         return x, y
+
+
+def augment(x: torch.Tensor, policy: str) -> torch.Tensor:
+    """Differentiable augmentation (Zhao et al. 2020, DiffAugment) of images N×C×H×W: every
+    sample shifted by up to 1/8 of its size with zero fill ("translation"), and also a square
+    of half its size blanked ("translation_cutout"). Applied alike to the real and fake images
+    D sees, and inside G's step, so D cannot memorise a small training set and G still gets
+    gradients through it."""
+    if policy == "none" or x.dim() != 4:
+        return x
+    n, _, h, w = x.shape
+    dev = x.device
+
+    def shift_matrices(size: int) -> torch.Tensor:
+        # One 0/1 matrix per sample: row i picks pixel i − s (none when out of range), so
+        # `S @ x` shifts by s with zero fill; two small matmuls beat gather/scatter on CPUs.
+        r = max(1, size // 8)
+        s = torch.randint(-r, r + 1, (n, 1, 1), device=dev)
+        i = torch.arange(size, device=dev)
+        return (i.view(1, 1, size) == i.view(1, size, 1) - s).to(x.dtype)
+
+    x = shift_matrices(h).unsqueeze(1) @ x @ shift_matrices(w).transpose(1, 2).unsqueeze(1)
+    if policy == "translation_cutout":
+        ch, cw = h // 2, w // 2
+        cy = torch.randint(0, h - ch + 1, (n, 1, 1), device=dev)
+        cx = torch.randint(0, w - cw + 1, (n, 1, 1), device=dev)
+        ys = torch.arange(h, device=dev).view(1, h, 1)
+        xs = torch.arange(w, device=dev).view(1, 1, w)
+        keep = ~((ys >= cy) & (ys < cy + ch) & (xs >= cx) & (xs < cx + cw))
+        x = x * keep.unsqueeze(1).to(x.dtype)
+    return x
