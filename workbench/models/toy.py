@@ -142,7 +142,7 @@ def toy_gan() -> ToyGANConfig:
 
 
 @register_model(ToyGAN, default_dataset="grid25", data_kinds=("points",), batch_size=256,
-                steps=4000)
+                steps=6000)
 def toy_gan_stable() -> ToyGANConfig:
     """2-D GAN that keeps every mode: a mixture prior of 100 components, R1, EMA of G, lr decay.
 
@@ -153,5 +153,5 @@ def toy_gan_stable() -> ToyGANConfig:
     smooth, the EMA of G and the late learning-rate decay tighten the samples inside 3σ.
     """
     return ToyGANConfig(latent_dim=2, hidden=(128, 128), lr_g=5e-4, lr_d=5e-4, beta1=0.5,
-                        r1_gamma=0.03, ema_decay=0.995, components=100, lr_decay_start=2000,
-                        lr_decay_end=4000, lr_decay_final=0.02)
+                        r1_gamma=0.03, ema_decay=0.995, components=100, lr_decay_start=3000,
+                        lr_decay_end=6000, lr_decay_final=0.02)
