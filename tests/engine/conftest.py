@@ -24,3 +24,13 @@ def tiny_mnist(mnist5k):
     d = mnist5k
     return TensorData("mnist5k", d.spec, d.x_train[:64].clone(), d.y_train[:64].clone(),
                       d.x_val[:32].clone(), d.y_val[:32].clone(), dict(d.source), d.class_names)
+
+
+@pytest.fixture(scope="session")
+def tiny_ring8():
+    """64 training and 32 validation points of ring8, for the models made for 2-D data."""
+    from workbench.data import load_dataset
+
+    d = load_dataset("ring8")
+    return TensorData("ring8", d.spec, d.x_train[:64].clone(), d.y_train[:64].clone(),
+                      d.x_val[:32].clone(), d.y_val[:32].clone(), dict(d.source), d.class_names)
