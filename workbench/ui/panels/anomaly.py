@@ -164,11 +164,13 @@ class AnomalyView(QWidget):
         self.score_button.setToolTip("Reconstruction errors of the newest weights on the "
                                      "validation set, the chosen class coloured.")
         self.score_button.clicked.connect(self.score_current)
-        for w in (self.run_button, self.cancel_button, self.score_button):
-            row.addWidget(w)
         row.addStretch(1)
         lay.addLayout(row)
+        # The buttons go on the caption's row: one row of everything made the tab wider than a
+        # 1280-px window beside the setup dock.
         prow = QHBoxLayout()
+        for w in (self.run_button, self.cancel_button, self.score_button):
+            prow.addWidget(w)
         self.progress = QProgressBar()
         self.progress.setFormat("training %v / %m")
         self.progress.hide()
