@@ -38,14 +38,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("GENWORKBENCH_DATA", str(tmp_path / "tvdata"))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

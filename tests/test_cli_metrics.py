@@ -13,14 +13,7 @@ def cli(capsys, *argv):
     return code, out, err
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_eval_of_an_autoencoder_and_a_toy_gan(tmp_path, capsys):

@@ -28,12 +28,7 @@ def _snapshot(model_name: str, steps: int = 30, run_dir=None, **config):
                       for k, v in trainer.model.state_dict().items()}}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
