@@ -118,3 +118,12 @@ def test_torchvision_sets_are_listed_missing_ones_say_where_and_present_ones_tra
         assert w.start_training()
     assert blocker.args[0] is not None and blocker.args[0].step == 3, message_boxes
     qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+
+
+def test_a_model_tuned_with_its_own_batch_size_gets_it_and_gives_it_back(make_window):
+    w = make_window()
+    w.train_form.set_config(TrainSettings(batch_size=100))
+    w.select_model("dcgan")
+    assert w.train_form.value().batch_size == 64
+    w.select_model("vae_mlp")
+    assert w.train_form.value().batch_size == 100

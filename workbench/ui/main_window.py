@@ -512,13 +512,19 @@ class MainWindow(QMainWindow):
             self.status_label.setText(f"{name} is made for {self._dataset_kind(default)} "
                                       f"data: dataset set to {default}.")
         batch = getattr(info, "batch_size", None)
-        if batch:
-            try:
-                cur = self.train_form.value()
-            except WorkbenchError:
-                return
-            if cur.batch_size != batch:
-                self.train_form.set_config(C.replace(cur, batch_size=batch))
+        try:
+            cur = self.train_form.value()
+        except WorkbenchError:
+            return
+        hinted = getattr(self, "_batch_hint", None)  # (batch set for a model, the user's before)
+        if batch and cur.batch_size != batch:
+            before = hinted[1] if hinted and cur.batch_size == hinted[0] else cur.batch_size
+            self.train_form.set_config(C.replace(cur, batch_size=batch))
+            self._batch_hint = (batch, before)
+        elif not batch and hinted and cur.batch_size == hinted[0]:
+            # Back to a model without its own batch size: give the user's choice back.
+            self.train_form.set_config(C.replace(cur, batch_size=hinted[1]))
+            self._batch_hint = None
 
     def _on_form_changed(self) -> None:
         """Grey out fields the chosen architecture does not use."""
