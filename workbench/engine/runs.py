@@ -212,6 +212,47 @@ class RunDir:
         raise CheckpointError(f"cannot resume {self.path}: it has no checkpoint yet")
 
 
+class MetricsTail:
+    """The records appended to a metrics.jsonl since the last `read_new()`, for a reader that
+    follows a run another process writes (the window attached to a live run, the Runs list).
+
+    A torn last line waits for its end; a file that shrank or was replaced (a resume trims the
+    lines logged past its checkpoint) is read again from the start, and `read_new` says so."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.offset = 0
+        self.inode: int | None = None
+
+    def read_new(self) -> tuple[list[dict], bool]:
+        """(new records, restarted): restarted means the file was rewritten and the records
+        are the whole file again."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return [], False
+        restarted = False
+        if self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset):
+            self.offset, restarted = 0, True
+        self.inode = st.st_ino
+        if st.st_size <= self.offset:
+            return [], restarted
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            chunk = f.read(st.st_size - self.offset)
+        end = chunk.rfind(b"\n") + 1
+        records = []
+        for line in chunk[:end].splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict):
+                records.append(rec)
+        self.offset += end
+        return records, restarted
+
+
 def metric_record(step: int, epoch: int, elapsed: float, values: dict[str, float],
                   prefix: str = "") -> dict:
     rec = {"step": step, "epoch": epoch, "time": round(elapsed, 4)}

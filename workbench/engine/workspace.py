@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from workbench.core.errors import WorkbenchError
+from workbench.engine.runs import MetricsTail
 
 TRASH = ".trash"  # inside the workspace; deleted runs go here unless deleted for good
 
@@ -67,10 +68,11 @@ def preferred_metric(keys) -> str | None:
 
 # -- metrics summary, read incrementally ---------------------------------------------------------
 class _Summary:
-    __slots__ = ("offset", "inode", "step", "best", "final")
+    __slots__ = ("tail", "step", "best", "final")
 
-    def __init__(self):
-        self.offset, self.inode, self.step = 0, None, 0
+    def __init__(self, path: Path):
+        self.tail = MetricsTail(path)
+        self.step = 0
         self.best: dict[str, float] = {}
         self.final: dict[str, float] = {}
 
@@ -85,36 +87,22 @@ def metrics_summary(path: Path) -> tuple[int, dict[str, float], dict[str, float]
     Only the bytes appended since the last call are parsed, so refreshing a list of long runs
     while they train stays cheap; a file that shrank or was replaced is read again."""
     path = Path(path)
-    try:
-        st = path.stat()
-    except OSError:
-        return 0, {}, {}
     with _lock:
         s = _summaries.get(path)
-        if s is None or s.inode != st.st_ino or st.st_size < s.offset:
-            s = _summaries[path] = _Summary()
-            s.inode = st.st_ino
-        if st.st_size > s.offset:
-            with open(path, "rb") as f:
-                f.seek(s.offset)
-                chunk = f.read(st.st_size - s.offset)
-            end = chunk.rfind(b"\n") + 1  # a torn last line waits for its end
-            for line in chunk[:end].splitlines():
-                try:
-                    rec = json.loads(line)
-                except ValueError:
+        if s is None:
+            s = _summaries[path] = _Summary(path)
+        records, restarted = s.tail.read_new()
+        if restarted:
+            s.step, s.best, s.final = 0, {}, {}
+        for rec in records:
+            if isinstance(rec.get("step"), int):
+                s.step = max(s.step, rec["step"])
+            for k, v in rec.items():
+                if k in ("step", "epoch", "time") or not isinstance(v, (int, float)) \
+                        or isinstance(v, bool) or not math.isfinite(v):
                     continue
-                if not isinstance(rec, dict):
-                    continue
-                if isinstance(rec.get("step"), int):
-                    s.step = max(s.step, rec["step"])
-                for k, v in rec.items():
-                    if k in ("step", "epoch", "time") or not isinstance(v, (int, float)) \
-                            or isinstance(v, bool) or not math.isfinite(v):
-                        continue
-                    s.final[k] = float(v)
-                    s.best[k] = min(s.best.get(k, math.inf), float(v))
-            s.offset += end
+                s.final[k] = float(v)
+                s.best[k] = min(s.best.get(k, math.inf), float(v))
         return s.step, dict(s.best), dict(s.final)
 
 

@@ -11,7 +11,7 @@ import json
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QFileSystemWatcher, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QGroupBox, QHBoxLayout,
                                QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
@@ -336,6 +336,11 @@ class MainWindow(QMainWindow):
                                 "Pause training (the thread waits; nothing is lost)")
         self.act_stop = action("&Stop", self.stop_training, "Ctrl+.",
                                "Stop after the current step; a checkpoint is saved")
+        self.act_reload_checkpoint = action(
+            "&Load newest checkpoint", self.load_newest_checkpoint, "Ctrl+L",
+            "Show the opened run's newest checkpoint in the sample and latent views (for a run "
+            "another process is still training)")
+        self.act_reload_checkpoint.setEnabled(False)  # until a followed run saves a newer one
         self.act_continue = action("&Continue opened run", self.continue_run, None,
                                    "Resume the opened run from its newest checkpoint, exactly "
                                    "(weights, optimizer, RNG), up to the steps/epochs set below")
@@ -365,7 +370,8 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.act_quit)
         m = mb.addMenu("&Training")
-        for a in (self.act_train, self.act_pause, self.act_stop, self.act_continue):
+        for a in (self.act_train, self.act_pause, self.act_stop, self.act_continue,
+                  self.act_reload_checkpoint):
             m.addAction(a)
         m.addSeparator()
         m.addAction(self.act_in_process)
@@ -385,6 +391,10 @@ class MainWindow(QMainWindow):
         m.addAction(self.dock.toggleViewAction())
         m.addAction(self._build_runs_dock().toggleViewAction())
         m = mb.addMenu("&Help")
+        from workbench.ui.crash import log_folder_action
+
+        self.act_log_folder = log_folder_action(self)
+        m.addAction(self.act_log_folder)
         m.addAction(self.act_about)
 
         tb = self.addToolBar("Training")
@@ -589,6 +599,7 @@ class MainWindow(QMainWindow):
 
         self.run_dir = run_dir
         self.opened_run = None
+        self._stop_following()
         if not resume:
             self.plots.setup(self.model_infos[name].model_cls.plot_groups)
             self.samples_view.clear_image()
@@ -743,7 +754,8 @@ class MainWindow(QMainWindow):
         self.act_stop.setEnabled(running)
         self.pause_button.setText("Resume" if running and self.thread.paused else "Pause")
         self.act_resample.setEnabled(self.snapshot is not None)
-        self.act_continue.setEnabled(ready and not running and self.opened_run is not None)
+        self.act_continue.setEnabled(ready and not running and self.opened_run is not None
+                                     and not self._run_is_live())
         self.act_export.setEnabled(True)
         self.model_list.setEnabled(ready)
         self.dataset_combo.setEnabled(ready and not running)
@@ -777,7 +789,6 @@ class MainWindow(QMainWindow):
         if self.training:
             QMessageBox.information(self, "genworkbench", "Stop the current training first.")
             return False
-        from workbench.engine.events import Metrics
         from workbench.engine.runs import RunDir
 
         try:
@@ -806,18 +817,8 @@ class MainWindow(QMainWindow):
         if ds is not None and self._find_dataset(ds) >= 0:
             self.dataset_combo.setCurrentIndex(self._find_dataset(ds))
         self.plots.setup(info.model_cls.plot_groups)
-        metrics = []
-        for rec in run.read_metrics():
-            vals = {k: v for k, v in rec.items() if k not in ("step", "epoch", "time")
-                    and isinstance(v, (int, float))}
-            train = {k: v for k, v in vals.items() if not k.startswith("val_")}
-            val = {k[4:]: v for k, v in vals.items() if k.startswith("val_")}
-            for phase, vs in (("train", train), ("val", val)):
-                if vs:
-                    metrics.append(Metrics(rec["step"], rec.get("epoch", 0), phase, vs,
-                                           rec.get("time", 0.0)))
-        self.plots.add(metrics)
         self.run_dir = self.opened_run = Path(path)
+        self._follow_run(run)
         self.samples_view.clear_image()
         self.recon_view.clear_image()
         self.snapshot = None
@@ -837,10 +838,122 @@ class MainWindow(QMainWindow):
         if self.snapshot is not None:
             self.latent.set_snapshot(self.snapshot, desc or ds)
         step = ckpts[-1].step if ckpts else 0
-        self.status_label.setText(f"Opened {path}: {run.model_name}, checkpoint at step {step}. "
-                                  "Training → Continue opened run resumes it.")
+        live = " It is being written by another process: its curves follow it live." \
+            if self._run_is_live() else " Training → Continue opened run resumes it."
+        self.status_label.setText(f"Opened {path}: {run.model_name}, checkpoint at step {step}."
+                                  + live)
         self._update_controls()
         return True
+
+    # == following a run that another process writes (headless, remote on a shared disk) =========
+    def _follow_run(self, run) -> None:
+        """Show the run's curves and keep them growing as metrics.jsonl grows: a file watcher
+        (inotify on Linux) wakes a short debounce timer, which reads only the new lines."""
+        from workbench.engine.runs import MetricsTail
+
+        self._stop_following()
+        self._tail = MetricsTail(run.metrics_path)
+        self._followed = run
+        self._read_followed_metrics()
+        w = self._run_watcher = QFileSystemWatcher(self)
+        paths = [str(run.path), str(run.checkpoints_dir)]
+        if run.metrics_path.exists():
+            paths.append(str(run.metrics_path))
+        w.addPaths([p for p in paths if Path(p).exists()])
+        w.fileChanged.connect(self._run_changed)
+        w.directoryChanged.connect(self._run_changed)
+
+    def _stop_following(self) -> None:
+        w = getattr(self, "_run_watcher", None)
+        if w is not None:
+            w.deleteLater()
+        self._run_watcher = None
+        self._followed = None
+
+    def _run_changed(self, _path: str = "") -> None:
+        if not hasattr(self, "_follow_timer"):
+            self._follow_timer = QTimer(self)
+            self._follow_timer.setSingleShot(True)
+            self._follow_timer.setInterval(250)  # a burst of appends costs one read
+            self._follow_timer.timeout.connect(self._on_followed_run_changed)
+        if not self._follow_timer.isActive():
+            self._follow_timer.start()
+
+    def _on_followed_run_changed(self) -> None:
+        run, w = self._followed, self._run_watcher
+        if run is None or w is None:
+            return
+        # A file replaced atomically (a resume trims metrics) drops out of the watch list.
+        for p in (run.metrics_path, run.checkpoints_dir):
+            if p.exists() and str(p) not in w.files() + w.directories():
+                w.addPath(str(p))
+        self._read_followed_metrics()
+        ckpts = run.checkpoints()
+        newest = ckpts[-1].step if ckpts else 0
+        have = self.snapshot["step"] if self.snapshot else 0
+        self.act_reload_checkpoint.setEnabled(newest > have)
+        if newest > have:
+            self.status_label.setText(f"{run.path.name}: new checkpoint at step {newest}. "
+                                      "Training → Load newest checkpoint (Ctrl+L) shows it.")
+
+    def _read_followed_metrics(self) -> None:
+        from workbench.engine.events import Metrics
+
+        records, restarted = self._tail.read_new()
+        if restarted:  # rewritten from the start: draw it again
+            info = self.model_infos.get(self._followed.model_name)
+            if info is not None:
+                self.plots.setup(info.model_cls.plot_groups)
+        metrics = []
+        for rec in records:
+            if not isinstance(rec.get("step"), int):
+                continue
+            vals = {k: v for k, v in rec.items() if k not in ("step", "epoch", "time")
+                    and isinstance(v, (int, float))}
+            train = {k: v for k, v in vals.items() if not k.startswith("val_")}
+            val = {k[4:]: v for k, v in vals.items() if k.startswith("val_")}
+            for phase, vs in (("train", train), ("val", val)):
+                if vs:
+                    metrics.append(Metrics(rec["step"], rec.get("epoch", 0), phase, vs,
+                                           rec.get("time", 0.0)))
+        if metrics:
+            self.plots.add(metrics)
+
+    def _run_is_live(self) -> bool:
+        run = getattr(self, "_followed", None)
+        if run is None:
+            return False
+        from workbench.engine.workspace import read_run
+
+        try:
+            return read_run(run.path).status == "running"
+        except Exception:  # noqa: BLE001 - the status is a hint, never a reason to fail
+            return False
+
+    def load_newest_checkpoint(self) -> None:
+        """Bring the followed run's newest checkpoint into the sample and latent views."""
+        run = getattr(self, "_followed", None)
+        if run is None:
+            self.status_label.setText("Open a run first (File → Open run…).")
+            return
+        from safetensors.torch import load_file
+
+        ckpts = run.checkpoints()
+        if not ckpts:
+            self.status_label.setText("The run has no checkpoint yet.")
+            return
+        try:
+            state = load_file(str(ckpts[-1].weights))
+        except Exception as e:  # noqa: BLE001 - being written right now, or corrupt
+            self.status_label.setText(f"Cannot read {ckpts[-1].weights.name} yet: {e}")
+            return
+        self.snapshot = {"model": run.model_name, "config": run.config(),
+                         "spec": run.data_spec(), "state": state, "step": ckpts[-1].step}
+        self.resample()
+        self.latent.set_snapshot(self.snapshot, run.meta.get("dataset", {}))
+        self.act_reload_checkpoint.setEnabled(False)
+        self.status_label.setText(f"Showing {run.path.name} at step {ckpts[-1].step}.")
+        self._update_controls()
 
     # == the Runs dock and experiment files (issue 7; the logic lives in panels/runs_panel.py) ==============
     def _build_runs_dock(self):
