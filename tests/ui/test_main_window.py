@@ -193,6 +193,8 @@ def test_open_run_shows_curves_and_continue(make_window, qtbot, tmp_path):
     w.plots.redraw()
     assert w.plots.point_count("train") > 0 and w.plots.point_count("val") > 0
     qtbot.waitUntil(lambda: w.samples_view.array is not None, timeout=10_000)
+    # no training grids in an opened run: held-out images and their copies are decoded once
+    assert w.recon_view.array is not None
     assert w.act_continue.isEnabled()
     w.train_form.set_config(TrainSettings(steps=30, epochs=0, batch_size=64, log_every=5,
                                           sample_every_s=0.0))

@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self.opened_run: Path | None = None  # a run opened from disk, which can be continued
         self.total_steps = 0
         self.snapshot: dict | None = None  # {"model", "config", "spec", "state", "step"}
+        self._snapshot_dataset = None  # the dataset of an opened run's snapshot
         self.decode_jobs = LatestOnly("decode")
         self._last_metrics = None
         self._last_ips = 0.0
@@ -767,14 +768,18 @@ class MainWindow(QMainWindow):
             self.status_label.setText("No weights yet: train or open a run first.")
             return
         seed = int(time.time() * 1000) % (2**31)
-        self.decode_jobs.submit(lambda: _decode_grid(snap, seed), self._on_resampled,
+        # An opened run has no training grids: reconstruct held-out images once as well.
+        dataset = self._snapshot_dataset if self.recon_view.array is None else None
+        self.decode_jobs.submit(lambda: _decode_grid(snap, seed, dataset), self._on_resampled,
                                 lambda e: self.status_label.setText(f"Could not sample: {e}"))
 
-    def _on_resampled(self, arr) -> None:
-        if arr is None:
+    def _on_resampled(self, pics: dict) -> None:
+        if pics["reconstructions"] is not None:
+            self.recon_view.set_array(pics["reconstructions"])
+        if pics["samples"] is None:
             self.status_label.setText("This model cannot draw samples (no prior).")
             return
-        self.samples_view.set_array(arr)
+        self.samples_view.set_array(pics["samples"])
         self.status_label.setText("New samples decoded from random codes.")
 
     # == runs ===============================================================================================
@@ -833,6 +838,7 @@ class MainWindow(QMainWindow):
             else:
                 self.snapshot = {"model": run.model_name, "config": config, "spec": spec,
                                  "state": state, "step": ckpts[-1].step}
+                self._snapshot_dataset = desc or ds
                 self.resample()
         self.latent.clear()
         if self.snapshot is not None:
@@ -949,6 +955,8 @@ class MainWindow(QMainWindow):
             return
         self.snapshot = {"model": run.model_name, "config": run.config(),
                          "spec": run.data_spec(), "state": state, "step": ckpts[-1].step}
+        self._snapshot_dataset = run.meta.get("dataset", {})
+        self.recon_view.clear_image()  # redrawn from the new weights
         self.resample()
         self.latent.set_snapshot(self.snapshot, run.meta.get("dataset", {}))
         self.act_reload_checkpoint.setEnabled(False)
@@ -1444,28 +1452,38 @@ def _import_backend():
 _decoder_cache: dict = {}
 
 
-def _decode_grid(snap: dict, seed: int):
-    """Decode 64 samples from a CPU copy of the weights (never the model being trained)."""
+def _decode_grid(snap: dict, seed: int, dataset=None) -> dict:
+    """Pictures from a CPU copy of the weights (never the model being trained): 64 samples, and,
+    given the dataset, held-out images above their reconstructions (for an opened run, which has
+    no training grids)."""
     import torch
 
-    from workbench.analysis.sheets import sheet_array
-    from workbench.core.registry import create_model
+    from workbench.analysis.latent import LatentProbe
+    from workbench.engine.events import Samples
+    from workbench.engine.remote import pictures
+    from workbench.engine.trainer import GRID_RECONSTRUCTIONS, GRID_SAMPLES
 
-    key = (snap["model"], repr(snap["config"]), snap["spec"])
-    model = _decoder_cache.get(key)
-    if model is None:
-        _decoder_cache.clear()
-        model = create_model(snap["model"], data=snap["spec"], config=snap["config"])
-        _decoder_cache[key] = model
-    model.load_state_dict({k: torch.as_tensor(v) for k, v in snap["state"].items()})
-    model.eval()
-    if not model.can("sample"):
-        return None
-    g = torch.Generator().manual_seed(seed)
-    labels = model.cycling_labels(64)
+    model = LatentProbe.from_snapshot(snap, _decoder_cache).model
+    out = Samples(snap.get("step", 0))
     with torch.inference_mode():
-        x = model.sample(64, labels=labels, generator=g).float().numpy()
-    return sheet_array(x, nrow=8)
+        if model.can("sample"):
+            g = torch.Generator().manual_seed(seed)
+            labels = model.cycling_labels(GRID_SAMPLES)
+            out.samples = model.sample(GRID_SAMPLES, labels=labels, generator=g).float().numpy()
+        if dataset is not None and model.can("reconstruct"):
+            from workbench.data import load_dataset
+
+            key = json.dumps(dataset, sort_keys=True, default=str)
+            if _decoder_cache.get("data_key") != key:
+                _decoder_cache["data"] = load_dataset(dataset).to("cpu")
+                _decoder_cache["data_key"] = key
+            data = _decoder_cache["data"]
+            if tuple(data.spec.shape) == tuple(model.data.shape):
+                x = data.x_val[:GRID_RECONSTRUCTIONS]
+                y = data.y_val[:GRID_RECONSTRUCTIONS] if data.y_val is not None else None
+                out.inputs = x.numpy()
+                out.reconstructions = model.reconstruct(x, y).float().numpy()
+    return pictures(out)
 
 
 _hist_cache: dict = {}
