@@ -9,25 +9,44 @@ import os
 import sys
 from pathlib import Path
 
-APP_ID = "genworkbench"
+# The application id (reverse DNS): the desktop entry is packaging/APP_ID.desktop, because
+# Wayland compositors and GNOME match a window to its entry (name, icon) by this id.
+APP_ID = "io.github.genworkbench.Genworkbench"
+APP_NAME = "genworkbench"  # application and organisation name: QSettings' folder, log folder
+ICON_NAME = "genworkbench"  # Icon= in the desktop entry; resources/icons/genworkbench-N.png
+ICON_SIZES = (16, 32, 48, 64, 128, 256)
+
+
+def app_icon():
+    """The window icon with every rendered size, so Qt picks a sharp one for each use."""
+    from PySide6.QtGui import QIcon
+
+    from workbench.core.resources import resource
+
+    icon = QIcon()
+    for size in ICON_SIZES:
+        path = resource("icons", f"{ICON_NAME}-{size}.png")
+        if path.exists():
+            icon.addFile(str(path))
+    return icon
 
 
 def create_app(argv: list[str] | None = None):
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
-    app.setApplicationName(APP_ID)
-    app.setOrganizationName(APP_ID)
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
+    app.setOrganizationDomain("genworkbench.github.io")
     app.setApplicationDisplayName("genworkbench")
+    from workbench import __version__
+
+    app.setApplicationVersion(__version__)
     if hasattr(app, "setDesktopFileName"):
         app.setDesktopFileName(APP_ID)
-    from workbench.core.resources import resource
-
-    icon = resource("icons", "genworkbench.png")
-    if icon.exists():
-        from PySide6.QtGui import QIcon
-
-        app.setWindowIcon(QIcon(str(icon)))
+    icon = app_icon()
+    if not icon.isNull():
+        app.setWindowIcon(icon)
     return app
 
 
@@ -54,7 +73,13 @@ def run_app(run_dir: Path | None = None) -> int:
     import qasync
     from PySide6.QtCore import QTimer
 
+    from workbench.core.applog import log, setup_file_logging
+    from workbench.ui.crash import install_excepthook
+
+    setup_file_logging()  # a windowed build has no terminal: problems go to the user log dir
     app = create_app()
+    install_excepthook()
+    app.aboutToQuit.connect(lambda: log.info("genworkbench quitting"))
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
 

@@ -34,6 +34,9 @@ class _Runner(QThread):
         super().__init__(parent)
         self.job = job
         self._paused = False
+        from workbench.ui.crash import log_training
+
+        log_training(self)  # start, end and failure reach the log file (a no-op without one)
 
     @property
     def paused(self) -> bool:
