@@ -122,6 +122,39 @@ def _fmt(values: dict[str, float]) -> str:
 
 
 def cmd_train(args) -> int:
+    from workbench.engine.distributed import Distributed
+
+    dist = Distributed.from_env()  # under torchrun: one of WORLD_SIZE data-parallel processes
+    if dist is None:
+        return _train(args, None)
+    try:
+        return _train(args, dist)
+    except Exception as e:
+        # Rank 0 reports the run; another rank says which it is, and a lost peer (a rank that
+        # failed first) is one line here, not a traceback. Rank 0 keeps the traceback of a bug.
+        from workbench.core.errors import WorkbenchError
+
+        if dist.is_main and not (isinstance(e, RuntimeError) and _lost_peer(e)):
+            raise
+        if isinstance(e, WorkbenchError):
+            raise type(e)(f"rank {dist.rank}: {e}") from None
+        raise WorkbenchError(f"rank {dist.rank}: {type(e).__name__}: "
+                             f"{str(e).strip().splitlines()[0] if str(e).strip() else ''} "
+                             "(another process of the job probably failed first: see its "
+                             "message)") from None
+    finally:
+        dist.close()
+
+
+def _lost_peer(e: Exception) -> bool:
+    """A collective that failed because another process of the job went away."""
+    import torch.distributed as td
+
+    text = str(e).lower()
+    return isinstance(e, getattr(td, "DistError", ())) or "peer" in text or "connection" in text
+
+
+def _train(args, dist) -> int:
     from workbench.core import config as C
     from workbench.core.registry import get_config
     from workbench.data import load_dataset
@@ -188,15 +221,25 @@ def cmd_train(args) -> int:
                                                                                  **model_over)
     if args.resume and model_over:
         raise C.ConfigError("--resume continues a run with its own config; drop --set")
+    main = dist is None or dist.is_main
+    if dist:
+        dist.start(dist.device(settings.device))
+        if not main:
+            dist.barrier()  # rank 0 decodes (and caches) a folder first; the others read the cache
     data = load_dataset(args.dataset, image_size=args.image_size, color=args.color,
                         fit=args.fit, data_root=args.data_root, download=args.download,
-                        limit=args.limit, progress=_progress_printer("loading"))
+                        limit=args.limit, progress=_progress_printer("loading") if main else None)
+    if dist and main:
+        dist.barrier()
+    if not main:  # only rank 0 prints and writes; the others train their shards silently
+        return _train_quietly(Trainer(args.model, data, settings, config=config,
+                                      run_dir=Path(args.out), resume=args.resume, dist=dist))
     if data.source.get("skipped"):
         print(f"warning: {data.source['skipped']} files in {args.dataset} were skipped "
               f"(`genworkbench check-folder {args.dataset}` lists them with reasons)",
               file=sys.stderr)
     trainer = Trainer(args.model, data, settings, config=config, run_dir=Path(args.out),
-                      resume=args.resume)
+                      resume=args.resume, dist=dist)
 
     interrupted = []
 
@@ -209,12 +252,15 @@ def cmd_train(args) -> int:
         trainer.stop()
 
     old = signal.signal(signal.SIGINT, on_sigint)
+    old_term = _stop_on_sigterm(trainer) if dist else None
     try:
         for ev in trainer.fit():
             if isinstance(ev, Started):
                 what = "resuming at step" if ev.start_step else "starting"
+                procs = (f" ({ev.batch_size // dist.world_size} on each of {dist.world_size} "
+                         f"processes, {dist.backend})") if dist else ""
                 print(f"{ev.model} on {data.name} ({data.n_train} train / {data.n_val} val), "
-                      f"device {ev.device}, batch {ev.batch_size}, {ev.total_steps} steps "
+                      f"device {ev.device}, batch {ev.batch_size}{procs}, {ev.total_steps} steps "
                       f"({ev.steps_per_epoch}/epoch); {what} {ev.start_step or ''}".rstrip())
                 for w in trainer.warnings:
                     print(f"warning: {w}", file=sys.stderr)
@@ -239,6 +285,35 @@ def cmd_train(args) -> int:
                 return EXIT_INTERRUPTED if ev.reason == "stopped" else 0
     finally:
         signal.signal(signal.SIGINT, old)
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    return 0
+
+
+def _stop_on_sigterm(trainer):
+    """torchrun passes Ctrl-C on as SIGTERM, and Slurm's scancel sends it: stop after the step
+    the ranks agree on and save a checkpoint (torchrun waits 30 s before killing)."""
+    return signal.signal(signal.SIGTERM, lambda signum, frame: trainer.stop())
+
+
+def _train_quietly(trainer) -> int:
+    """A rank other than 0: the same loop, no output; exit codes as rank 0's."""
+    from workbench.engine.events import Finished
+
+    def on_signal(signum, frame):
+        trainer.stop()
+
+    old = signal.signal(signal.SIGINT, on_signal)
+    old_term = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        for ev in trainer.fit():
+            if isinstance(ev, Finished):
+                if ev.reason == "diverged":
+                    return EXIT_DIVERGED
+                return EXIT_INTERRUPTED if ev.reason == "stopped" else 0
+    finally:
+        signal.signal(signal.SIGINT, old)
+        signal.signal(signal.SIGTERM, old_term)
     return 0
 
 

@@ -102,8 +102,12 @@ def evaluate(model, data, device, seed: int = 0, batch_size: int = 256,
 
 class Trainer:
     def __init__(self, model_name: str, data, settings: TrainSettings | None = None,
-                 config=None, run_dir: Path | None = None, resume: bool = False):
+                 config=None, run_dir: Path | None = None, resume: bool = False,
+                 dist=None):
         self.model_name = model_name
+        # engine.distributed.Distributed under torchrun: only rank 0 writes the run directory.
+        self.dist = dist
+        self.is_writer = dist is None or dist.is_main
         self.data = data
         self.settings = settings or TrainSettings()
         C.validate(self.settings)
@@ -129,7 +133,7 @@ class Trainer:
         if self.resume:
             if self.run_dir is None:
                 raise ConfigError("--resume needs the run directory (--out)")
-            run = RunDir.open(self.run_dir)
+            run = RunDir.open(self.run_dir)  # every rank reads it (a shared file system)
             if run.model_name != self.model_name:
                 raise ConfigError(f"{self.run_dir} holds a {run.model_name} run, not "
                                   f"{self.model_name}")
@@ -142,11 +146,15 @@ class Trainer:
             model = create_model(self.model_name, data=self.data.spec, config=config).to(device)
             model.setup_optimizers()
             ck, state, self.warnings = run.resume_point(model)
-            run.keep_metrics_until(ck.step)
+            if self.is_writer:
+                run.keep_metrics_until(ck.step)
             for name, opt in model.optimizers.items():
                 opt.load_state_dict(state["optimizers"][name])
-            set_rng_state(state["rng"])
-            return model, run, config, int(state["step"]), float(state.get("elapsed", 0.0)), ck.step
+            set_rng_state(self._rank_rng(state, seed))
+            if self.dist:
+                self.dist.prepare(model)
+            return (model, run if self.is_writer else None, config, int(state["step"]),
+                    float(state.get("elapsed", 0.0)), ck.step)
         config = self.config if self.config is not None else get_model_info(
             self.model_name).default_config()
         C.validate(config)
@@ -155,7 +163,13 @@ class Trainer:
         model = create_model(self.model_name, data=self.data.spec, config=config).to(device)
         model.setup_optimizers()
         run = None
-        if self.run_dir is not None:
+        if self.dist:
+            self.dist.prepare(model)  # rank 0's weights everywhere, averaged gradients
+            if self.dist.rank:
+                import torch
+
+                torch.manual_seed(self.dist.rank_seed(s.seed))
+        if self.run_dir is not None and self.is_writer:
             run = RunDir.create(self.run_dir, self.model_name, config, self.data.describe(),
                                 s.seed, train=C.to_dict(s))
         return model, run, config, 0, 0.0, None
@@ -164,13 +178,36 @@ class Trainer:
         bs, n = self.settings.batch_size, self.data.n_train
         if bs > n:
             raise ConfigError(f"batch size {bs} is larger than the {n} training examples")
+        if self.dist:
+            self.dist.shard(bs)  # the global batch must split evenly over the ranks
+
+    def _rank_rng(self, state: dict, seed: int) -> dict:
+        """The RNG state this process resumes with: its own from a distributed checkpoint of
+        the same world size; otherwise rank 0 (and a single process) takes the saved stream and
+        the other ranks a fresh one derived from (seed, rank, step)."""
+        if self.dist is None:
+            return state["rng"]
+        ranks = state.get("rng_ranks")
+        if ranks and len(ranks) == self.dist.world_size:
+            return ranks[self.dist.rank]
+        if self.dist.rank == 0:
+            return state["rng"]
+        import torch
+
+        from workbench.core.seeding import get_rng_state
+
+        torch.manual_seed(self.dist.rank_seed(seed, int(state["step"])))
+        return get_rng_state()
 
     def _state(self, step: int, epoch: int, elapsed: float) -> dict:
         from workbench.core.seeding import get_rng_state
 
-        return {"step": step, "epoch": epoch, "elapsed": elapsed,
-                "optimizers": {k: o.state_dict() for k, o in self.model.optimizers.items()},
-                "rng": get_rng_state()}
+        state = {"step": step, "epoch": epoch, "elapsed": elapsed,
+                 "optimizers": {k: o.state_dict() for k, o in self.model.optimizers.items()},
+                 "rng": get_rng_state()}
+        if self.dist:  # a collective: every rank calls _state; rank 0's "rng" stays the default
+            state["rng_ranks"] = self.dist.gather_rng()
+        return state
 
     # -- the loop ---------------------------------------------------------------------------------
     def fit(self) -> Iterator[Event]:
@@ -187,7 +224,8 @@ class Trainer:
         from workbench.core.device import resolve_device
         from workbench.engine.checkpoint import save_checkpoint
 
-        device = resolve_device(self.settings.device)
+        device = (self.dist.device(self.settings.device) if self.dist
+                  else resolve_device(self.settings.device))
         model, run, config, step, elapsed0, last_ckpt = self._build(device)
         self.model, self.run, self.config = model, run, config
         s = self.settings
@@ -210,19 +248,27 @@ class Trainer:
         t_sample = now() if step > 0 else -math.inf
         order, order_epoch = None, -1
         reason = "completed"
+        dist, writer = self.dist, self.is_writer
+        shard = dist.shard(bs) if dist else (0, bs)  # this rank's slice of each global batch
+        saves = self.run_dir is not None  # the same on every rank: checkpoints are collectives
+        stop_agreed = False
 
         while step < total:
-            if self._stop.is_set():
+            # Under torchrun the ranks stop together, at the step they agreed on.
+            if stop_agreed if dist else self._stop.is_set():
                 reason = "stopped"
                 break
             epoch, i = divmod(step, spe)
             if epoch != order_epoch:
                 order, order_epoch = epoch_order(n, s.seed, epoch, device), epoch
-            idx = order[i * bs:(i + 1) * bs]
+            idx = order[i * bs:(i + 1) * bs][shard[0]:shard[1]]
             x = data.x_train[idx]
             y = data.y_train[idx] if data.y_train is not None else None
             model.train()
             values = model.train_step(x, y)
+            if dist:
+                dist.average_running_stats(model)
+                values, stop_agreed = dist.mean_metrics(values, self._stop.is_set(), device)
             bad = [k for k, v in values.items() if not math.isfinite(v)]
             if bad:
                 kept = f"the last good checkpoint (step {last_ckpt}) is kept" if last_ckpt \
@@ -251,38 +297,42 @@ class Trainer:
                     run.append_metrics([metric_record(step, epoch, elapsed, means)])
                 yield Metrics(step, epoch, "train", means, elapsed, ips)
 
-            if step % val_every == 0 or step == total:
+            if writer and (step % val_every == 0 or step == total):
                 vals = self.validate(model, data, device, full=step == total)
                 if run:
                     run.append_metrics([metric_record(step, epoch, elapsed, vals, "val_")])
                 yield Metrics(step, epoch, "val", vals, elapsed)
 
-            if run and s.checkpoint_every and step % s.checkpoint_every == 0:
-                ck = save_checkpoint(run.checkpoints_dir, step, model,
-                                     self._state(step, epoch, now() - t0), s.keep_checkpoints)
+            if saves and s.checkpoint_every and step % s.checkpoint_every == 0:
+                state = self._state(step, epoch, now() - t0)
                 last_ckpt = step
-                yield CheckpointSaved(step, ck.weights)
+                if run:
+                    ck = save_checkpoint(run.checkpoints_dir, step, model, state,
+                                         s.keep_checkpoints)
+                    yield CheckpointSaved(step, ck.weights)
 
             if run and s.frame_every and step % s.frame_every == 0:
                 self._write_frame(model, device, run, step)
 
-            if s.sample_every_s and now() - t_sample >= s.sample_every_s:
+            if writer and s.sample_every_s and now() - t_sample >= s.sample_every_s:
                 yield self.grids(model, data, device, step)
                 t_sample = now()
 
         epoch = step // spe
         ck_path = None
-        if run and step != last_ckpt and step > 0:
-            ck = save_checkpoint(run.checkpoints_dir, step, model,
-                                 self._state(step, epoch, now() - t0), s.keep_checkpoints)
-            ck_path = ck.weights
-            yield CheckpointSaved(step, ck.weights)
+        if saves and step != last_ckpt and step > 0:
+            state = self._state(step, epoch, now() - t0)
+            if run:
+                ck = save_checkpoint(run.checkpoints_dir, step, model, state, s.keep_checkpoints)
+                ck_path = ck.weights
+                yield CheckpointSaved(step, ck.weights)
         if run and s.frame_every and step > 0 and step % s.frame_every:
             self._write_frame(model, device, run, step)  # the GIF ends on the final weights
-        grids = self.grids(model, data, device, step)
-        if run:
-            self._write_sheets(run, grids)
-        yield grids
+        if writer:
+            grids = self.grids(model, data, device, step)
+            if run:
+                self._write_sheets(run, grids)
+            yield grids
         msg = f"{'stopped' if reason == 'stopped' else 'finished'} at step {step} of {total}"
         if run:
             run.write_status(reason, step, total, msg)
