@@ -33,7 +33,9 @@ def _caption() -> QLabel:
 
 
 class _Walk(QWidget):
-    """Shared plumbing: redraw (coalesced) when the session or a control changes."""
+    """Shared plumbing: redraw (coalesced) when the session or a control changes. Each view
+    defines `update_view()`, which draws from the session's probe (or raises ValueError with
+    what is missing, shown as the caption)."""
 
     status = Signal(str)
 
@@ -71,9 +73,6 @@ class _Walk(QWidget):
         except ValueError as e:
             self.view.clear_image()
             self.caption.setText(str(e))
-
-    def update_view(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
 
     def _image_shaped(self) -> bool:
         return len(self.session.probe.spec.shape) == 3
