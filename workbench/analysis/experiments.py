@@ -1,0 +1,138 @@
+"""Small, self-contained experiments that end in a table, a few curves and a few images: the
+pictures of the lessons that are not "train one model and watch it" (PCA against a linear
+autoencoder, semi-supervised learning with few labels, JS against Wasserstein, fitting a Gaussian
+with different f-divergences, the generator's vanishing gradient, a discriminator that wins).
+
+Qt-free. Each experiment is a function `fn(params: dict, ctx: Context) -> Result` in its own
+module, named in EXPERIMENTS below as "module:function" so that listing experiments imports
+nothing heavy. The GUI's experiment view, the lessons and the tests call `run_experiment`; the
+function reports progress through `ctx.progress(fraction, text)` and calls `ctx.check()` often,
+which raises Cancelled once the caller asks it to stop.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from workbench.core.errors import ConfigError
+
+
+class Cancelled(Exception):
+    """The experiment was cancelled by its caller."""
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list]                  # cells are str, int or float (floats shown to 4 digits)
+    title: str = ""
+
+
+@dataclass
+class Curve:
+    name: str                         # the legend entry
+    x: np.ndarray
+    y: np.ndarray
+    plot: str = "main"                # curves with the same plot name share one plot
+    x_label: str = ""
+    y_label: str = ""
+
+
+@dataclass
+class Image:
+    title: str
+    pixels: np.ndarray                # (H, W) or (H, W, 3) floats in [0, 1]
+
+
+@dataclass
+class Result:
+    title: str
+    summary: str = ""                 # one to three sentences: what the numbers show
+    tables: list[Table] = field(default_factory=list)
+    curves: list[Curve] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
+    values: dict[str, float] = field(default_factory=dict)  # key numbers, for tests and the CLI
+
+
+@dataclass
+class Context:
+    """What an experiment gets besides its parameters."""
+
+    progress: Callable[[float, str], None] = lambda fraction, text="": None
+    should_stop: Callable[[], bool] = lambda: False
+    device: str = "cpu"
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.should_stop():
+            raise Cancelled()
+
+
+@dataclass(frozen=True)
+class ExperimentInfo:
+    name: str
+    title: str
+    target: str                       # "workbench.analysis.module:function"
+    defaults: dict                    # every parameter the function reads, with its default
+    quick: dict                       # overrides that make a test run take a few seconds
+
+
+# name -> ExperimentInfo. Add an experiment: write the function, list it here.
+EXPERIMENTS: dict[str, ExperimentInfo] = {}
+
+
+def _add(name: str, title: str, target: str, defaults: dict, quick: dict | None = None) -> None:
+    EXPERIMENTS[name] = ExperimentInfo(name, title, target, dict(defaults), dict(quick or {}))
+
+
+def list_experiments() -> list[ExperimentInfo]:
+    return list(EXPERIMENTS.values())
+
+
+def get_experiment(name: str) -> ExperimentInfo:
+    try:
+        return EXPERIMENTS[name]
+    except KeyError:
+        raise ConfigError(f"unknown experiment {name!r}; known: "
+                          f"{', '.join(sorted(EXPERIMENTS)) or '(none)'}") from None
+
+
+def resolve_params(name: str, params: dict | None = None, quick: bool = False) -> dict:
+    """The experiment's defaults, then its quick overrides if asked, then `params`; an unknown
+    parameter is an error that names it."""
+    info = get_experiment(name)
+    merged = dict(info.defaults)
+    if quick:
+        merged.update(info.quick)
+    for k, v in (params or {}).items():
+        if k not in info.defaults:
+            raise ConfigError(f"experiment {name!r} has no parameter {k!r}; it has "
+                              f"{', '.join(sorted(info.defaults))}")
+        merged[k] = v
+    return merged
+
+
+def run_experiment(name: str, params: dict | None = None, *, quick: bool = False,
+                   progress: Callable[[float, str], None] | None = None,
+                   should_stop: Callable[[], bool] | None = None,
+                   device: str = "cpu", seed: int = 0) -> Result:
+    info = get_experiment(name)
+    merged = resolve_params(name, params, quick)
+    module, func = info.target.split(":")
+    fn = getattr(importlib.import_module(module), func)
+    ctx = Context(progress or (lambda f, t="": None), should_stop or (lambda: False),
+                  device, seed)
+    return fn(merged, ctx)
+
+
+# == the experiments ===============================================================================
+# (registered below by the modules' authors: _add(name, title, "module:function", defaults, quick))
+
+# -- PCA against a linear autoencoder; semi-supervised learning with few labels -------------------
+
+# -- the GAN objectives: vanishing gradient, a winning discriminator, JS against Wasserstein, -----
+# -- fitting a Gaussian with different f-divergences ----------------------------------------------
