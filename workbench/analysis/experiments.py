@@ -134,5 +134,7 @@ def run_experiment(name: str, params: dict | None = None, *, quick: bool = False
 
 # -- PCA against a linear autoencoder; semi-supervised learning with few labels -------------------
 
+# -- autoencoders side by side: reconstructions, sparse codes, the VAE's loss terms, interpolation --
+
 # -- the GAN objectives: vanishing gradient, a winning discriminator, JS against Wasserstein, -----
 # -- fitting a Gaussian with different f-divergences ----------------------------------------------
