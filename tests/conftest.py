@@ -19,3 +19,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True)
+def user_lessons_dir(tmp_path, monkeypatch):
+    """A teacher's own lessons folder, empty per test (never the real user's)."""
+    path = tmp_path / "user-lessons"
+    monkeypatch.setenv("GENWORKBENCH_LESSONS", str(path))
+    return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 import os
 import signal
 import sys
@@ -573,7 +574,45 @@ def cmd_anomaly(args) -> int:
 def cmd_gui(args) -> int:
     from workbench.ui.app import run_app
 
-    return run_app(run_dir=getattr(args, "run", None))
+    return run_app(run_dir=getattr(args, "run", None), lesson=getattr(args, "lesson", None))
+
+
+# -- lessons --------------------------------------------------------------------------------------
+def cmd_lessons(args) -> int:
+    """List the lessons, check them (a few steps each, headless), or open the window on one."""
+    from workbench.engine.lessons import load_catalogue, rehearse
+
+    cat = load_catalogue()
+    for problem in cat.problems:  # a broken teacher's file is named, the rest still list
+        print(f"genworkbench: warning: skipped a lesson file: {problem}", file=sys.stderr)
+    if args.check:
+        chosen = [cat.get(n) for n in args.name] if args.name else cat.lessons
+        failed = 0
+        for lesson in chosen:
+            t0 = time.perf_counter()
+            try:
+                rehearse(lesson, steps=args.steps)
+            except Exception as e:  # noqa: BLE001 - report every lesson, then fail at the end
+                failed += 1
+                print(f"FAIL {lesson.name}: {type(e).__name__}: {e}", flush=True)
+                continue
+            print(f"ok   {lesson.name} ({time.perf_counter() - t0:.1f} s)", flush=True)
+        return 1 if failed or cat.problems else 0
+    if args.name:
+        if len(args.name) > 1:
+            _err("give one lesson to open (or --check to check several)")
+            return EXIT_USER_ERROR
+        lesson = cat.get(args.name[0])  # a clear error before any window opens
+        args.lesson, args.run = lesson.name, None
+        return cmd_gui(args)
+    if args.json:
+        print(json.dumps([x.summary() for x in cat.lessons], indent=2, ensure_ascii=False))
+        return 0
+    for part, lessons in cat.parts():
+        print(part)
+        for x in lessons:
+            print(f"  {x.number:>2}  {x.name:<28} {x.title}")
+    return 0
 
 
 # -- parser ------------------------------------------------------------------------------------------
@@ -590,6 +629,17 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gui", help="open the window (optionally on a run directory)")
     g.add_argument("--run", type=Path, help="a run directory to open")
     g.set_defaults(func=cmd_gui)
+
+    le = sub.add_parser("lessons", help="list the lessons, or open the window on one",
+                        description="With no NAME: list the lessons (name and title). With a "
+                        "NAME (or number): open the window on that lesson. --check runs a few "
+                        "steps of each lesson headless (for teachers writing their own).")
+    le.add_argument("name", nargs="*", metavar="NAME", help="a lesson's name or number")
+    le.add_argument("--json", action="store_true", help="list as JSON")
+    le.add_argument("--check", action="store_true",
+                    help="load every lesson (or the named ones) and run a few steps of each")
+    le.add_argument("--steps", type=int, default=3, help="steps per lesson for --check")
+    le.set_defaults(func=cmd_lessons)
 
     m = sub.add_parser("models", help="list registered models and their config fields")
     m.add_argument("pattern", nargs="?", default="*", help="glob on the name, e.g. 'vae*'")

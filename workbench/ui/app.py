@@ -69,7 +69,7 @@ def _quit_on_first_paint(app, window) -> None:
     window.installEventFilter(window._first_paint_probe)
 
 
-def run_app(run_dir: Path | None = None) -> int:
+def run_app(run_dir: Path | None = None, lesson: str | None = None) -> int:
     import qasync
     from PySide6.QtCore import QTimer
 
@@ -93,6 +93,10 @@ def run_app(run_dir: Path | None = None) -> int:
         QTimer.singleShot(0, window.load_backend)
         if run_dir is not None:
             window.backend_ready.connect(lambda: window.open_run(Path(run_dir)))
+        elif lesson is not None:
+            window.backend_ready.connect(lambda: window.open_lesson(lesson))
+        else:  # the start page, on the first launch (and after, unless switched off)
+            window.backend_ready.connect(window.maybe_show_start_page)
 
     closing = asyncio.Event()
     app.aboutToQuit.connect(closing.set)

@@ -106,7 +106,8 @@ class MainWindow(QMainWindow):
         lay = QVBoxLayout(side)
         lay.setContentsMargins(6, 6, 6, 6)
 
-        lay.addWidget(QLabel("<b>Model</b>"))
+        self.model_label = QLabel("<b>Model</b>")
+        lay.addWidget(self.model_label)
         self.model_list = QListWidget()
         self.model_list.setObjectName("model_list")
         self.model_list.setWordWrap(True)
@@ -118,14 +119,16 @@ class MainWindow(QMainWindow):
         self.model_list.setSpacing(2)
         lay.addWidget(self.model_list, 3)
 
-        row = QHBoxLayout()
+        self.dataset_row = QWidget()  # one widget, so classroom mode can hide the row
+        row = QHBoxLayout(self.dataset_row)
+        row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(QLabel("<b>Dataset</b>"))
         self.dataset_combo = QComboBox()
         self.dataset_combo.setObjectName("dataset_combo")
         self.dataset_combo.setToolTip("Training data. mnist5k ships with the app and works "
                                       "offline: 5000 digits, 4500 for training, 500 held out.")
         row.addWidget(self.dataset_combo, 1)
-        lay.addLayout(row)
+        lay.addWidget(self.dataset_row)
 
         # Model config and training settings as two tabs, each scrolling vertically only.
         self.model_box = QWidget()
@@ -231,14 +234,22 @@ class MainWindow(QMainWindow):
                  "the eigenvalues that decide convergence")):
             self.center_tabs.addTab(widget, title)
             self.center_tabs.setTabToolTip(self.center_tabs.count() - 1, tip)
-        for factory, title, tip in (
-                (self._make_metrics, "Metrics", "Every offline metric of the current model and "
+        self.view_pages = {"training": self.splitter, "latent": self.explorer,
+                           "walks": self.walks, "dataset": self.dataset_page,
+                           "gan_lab": self.lab_page, "dirac": self.dirac_page}
+        self.experiments = None
+        for key, factory, title, tip in (
+                ("metrics", self._make_metrics, "Metrics", "Every offline metric of the current model and "
                  "of chosen runs, one column each: validation losses, reconstruction error, "
                  "classifier score, Fréchet distance, class histogram, mode report"),
-                (self._make_anomaly, "Anomaly && denoising", "Reconstruction error as an anomaly "
+                ("anomaly", self._make_anomaly, "Anomaly && denoising", "Reconstruction error as an anomaly "
                  "score (train without one digit: histogram, ROC, worst images) and clean / "
-                 "corrupted / reconstructed images with the noise level on a slider")):
-            self.center_tabs.addTab(_LazyPage(factory), title)
+                 "corrupted / reconstructed images with the noise level on a slider"),
+                ("experiment", self._make_experiments, "Experiments", "Small experiments that "
+                 "end in a table and a picture: PCA against a linear AE, few-label learning, "
+                 "JS against Wasserstein, f-divergence fits, the generator's gradients…")):
+            self.view_pages[key] = _LazyPage(factory)
+            self.center_tabs.addTab(self.view_pages[key], title)
             self.center_tabs.setTabToolTip(self.center_tabs.count() - 1, tip)
         self.center_tabs.currentChanged.connect(self._on_center_tab)
         self.setCentralWidget(self.center_tabs)
@@ -391,6 +402,11 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.dock.toggleViewAction())
         m.addAction(self._build_runs_dock().toggleViewAction())
+        from workbench.ui.lessons import LessonController
+
+        self.lessons = LessonController(self)
+        self.lessons.build_menu(mb)
+        m.addAction(self.lessons.dock.toggleViewAction())
         m = mb.addMenu("&Help")
         from workbench.ui.crash import log_folder_action
 
@@ -398,7 +414,7 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_log_folder)
         m.addAction(self.act_about)
 
-        tb = self.addToolBar("Training")
+        tb = self.toolbar = self.addToolBar("Training")
         tb.setObjectName("training_toolbar")
         for a in (self.act_train, self.act_pause, self.act_stop, self.act_resample):
             tb.addAction(a)
@@ -1083,6 +1099,45 @@ class MainWindow(QMainWindow):
         self.metrics_panel.status.connect(self._show_status)
         return self.metrics_panel
 
+    def _make_experiments(self) -> QWidget:
+        from workbench.ui.panels.experiment_view import ExperimentView
+
+        self.experiments = ExperimentView()
+        return self.experiments
+
+    def experiments_view(self):
+        """The Experiments tab's view (built now if it was not yet)."""
+        self.view_pages["experiment"].ensure()
+        return self.experiments
+
+    # == lessons (workbench/ui/lessons.py) ==================================================================
+    def open_lesson(self, name: str, confirm: bool = True) -> bool:
+        return self.lessons.open(name, confirm=confirm)
+
+    def maybe_show_start_page(self) -> None:
+        self.lessons.maybe_show_start_page()
+
+    def set_control_visible(self, key: str, visible: bool) -> None:
+        """Show or hide one control of classroom mode (engine.lessons.CONTROLS)."""
+        kind, _, name = key.partition(".")
+        if kind == "tab":
+            self.center_tabs.setTabVisible(self.center_tabs.indexOf(self.view_pages[name]),
+                                           visible)
+        elif key == "dock.setup":
+            self.dock.setVisible(visible)
+        elif key == "dock.runs":
+            if not visible:
+                self.runs_dock.hide()  # shown again only by the user (View → Runs)
+        elif key == "toolbar":
+            self.toolbar.setVisible(visible)
+        elif key == "setup.models":
+            self.model_label.setVisible(visible)
+            self.model_list.setVisible(visible)
+        elif key == "setup.dataset":
+            self.dataset_row.setVisible(visible)
+        elif key in ("setup.model_config", "setup.train_settings"):
+            self.tabs.setTabVisible(0 if key == "setup.model_config" else 1, visible)
+
     def _make_anomaly(self) -> QWidget:
         from workbench.ui.panels.anomaly import AnomalyPanel
 
@@ -1388,6 +1443,8 @@ class MainWindow(QMainWindow):
                 pass
 
     def closeEvent(self, event) -> None:
+        if self.lessons.classroom_on():  # save the full layout, not the classroom's
+            self.lessons.show_all_controls()
         self._remember_form()
         self._save_choices()
         self.settings.setValue("geometry", self.saveGeometry())
@@ -1412,7 +1469,7 @@ class MainWindow(QMainWindow):
             self._folder_loader.cancel()
             self._folder_loader.wait(timeout_ms)
         self.explorer.shutdown()
-        for panel in (self.metrics_panel, self.anomaly_panel):
+        for panel in (self.metrics_panel, self.anomaly_panel, self.experiments):
             if panel is not None:
                 panel.shutdown()
         self.latent.shutdown()
@@ -1430,9 +1487,14 @@ class _LazyPage(QWidget):
 
     def showEvent(self, event):
         super().showEvent(event)
+        self.ensure()
+
+    def ensure(self) -> QWidget:
+        """Build the content now (a lesson configures a page before it is shown)."""
         if self.content is None:
             self.content = self._factory()
             self.layout().addWidget(self.content)
+        return self.content
 
 
 # == work done off the GUI thread =================================================================

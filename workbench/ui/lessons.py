@@ -1,0 +1,508 @@
+"""Lessons in the window: the Lessons menu, the start page, the lesson panel beside the picture,
+and classroom mode.
+
+A lesson (workbench/engine/lessons.py: a preset file) is applied to the window by
+`LessonController.open`: it fills the setup forms and starts training where that is the point,
+configures the GAN lab, the Dirac-GAN view or the experiment view, switches to the lesson's tab
+and shows the explanation in the Lesson panel. Classroom mode hides the controls the lesson does
+not need; the teacher picks them with a checkbox per control and may save the choice into a copy
+of the preset.
+"""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTextBrowser,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.errors import WorkbenchError
+
+SHOW_START_KEY = "lessons/show_start_page"
+CLASSROOM_KEY = "lessons/classroom"
+
+
+def lesson_html(lesson) -> str:
+    """The lesson's text as rich text: title, explanation, formula, what to look at."""
+    parts = [f"<h3 style='margin:0 0 6px 0'>{html.escape(lesson.label)}</h3>",
+             f"<p style='color:#555;margin:0 0 8px 0'>{html.escape(lesson.part)}</p>",
+             f"<p>{html.escape(lesson.explanation)}</p>"]
+    if lesson.formula:
+        parts.append("<table width='100%' cellpadding='6' style='background:#f1f3f6'><tr><td>"
+                     f"<span style='font-family:serif;font-size:11pt'>"
+                     f"{html.escape(lesson.formula)}</span></td></tr></table>")
+    if lesson.look:
+        parts.append(f"<p><b>What to look at.</b> {html.escape(lesson.look)}</p>")
+    return "".join(parts)
+
+
+# == the lesson panel (a dock beside the picture) =================================================
+class LessonPanel(QWidget):
+    def __init__(self, controller, parent=None):
+        super().__init__(parent)
+        self.controller = controller
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        self.text = QTextBrowser()
+        self.text.setObjectName("lesson_text")
+        self.text.setOpenExternalLinks(False)
+        self.text.setHtml("<p style='color:#666'>No lesson open. Choose one from the "
+                          "<b>Lessons</b> menu, or open the start page (Lessons → Start page…)."
+                          "</p>")
+        lay.addWidget(self.text, 1)
+        row = QHBoxLayout()
+        self.prev_button = QPushButton("◀ Previous")
+        self.prev_button.setToolTip("The previous lesson (Alt+Left)")
+        self.restart_button = QPushButton("Restart")
+        self.restart_button.setToolTip("Set the lesson up again from its preset and start over")
+        self.next_button = QPushButton("Next ▶")
+        self.next_button.setToolTip("The next lesson (Alt+Right)")
+        for b in (self.prev_button, self.restart_button, self.next_button):
+            row.addWidget(b)
+            b.setEnabled(False)
+        self.prev_button.clicked.connect(lambda: controller.step(-1))
+        self.next_button.clicked.connect(lambda: controller.step(+1))
+        self.restart_button.clicked.connect(controller.restart)
+        lay.addLayout(row)
+        self.classroom_check = QCheckBox("Classroom mode")
+        self.classroom_check.setToolTip(
+            "Hide every control this lesson does not need (Lessons → Choose classroom "
+            "controls… picks them), for a focused view to hand out")
+        lay.addWidget(self.classroom_check)
+
+    def show_lesson(self, lesson, has_prev: bool, has_next: bool) -> None:
+        self.text.setHtml(lesson_html(lesson))
+        self.prev_button.setEnabled(has_prev)
+        self.next_button.setEnabled(has_next)
+        self.restart_button.setEnabled(True)
+
+
+# == the start page ===============================================================================
+class StartPage(QDialog):
+    """Every lesson by part, its text beside the list; Open starts the chosen one."""
+
+    def __init__(self, catalogue, settings, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Welcome to genworkbench")
+        self.setObjectName("start_page")
+        self.resize(900, 560)
+        self.chosen = None
+        lay = QVBoxLayout(self)
+        intro = QLabel(
+            "<h2 style='margin:0'>Learn by watching models learn</h2>"
+            "<p>Each lesson sets up a model, its data and the picture that explains one idea, "
+            "and starts it. Pick one, or close this page to explore on your own — the "
+            "<b>Lessons</b> menu has them all.</p>")
+        intro.setWordWrap(True)
+        lay.addWidget(intro)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("lesson_tree")
+        self.tree.setHeaderHidden(True)
+        for part, lessons in catalogue.parts():
+            top = QTreeWidgetItem([part])
+            top.setFlags(top.flags() & ~Qt.ItemFlag.ItemIsSelectable)
+            f = top.font(0)
+            f.setBold(True)
+            top.setFont(0, f)
+            for lesson in lessons:
+                item = QTreeWidgetItem([lesson.label])
+                item.setData(0, Qt.ItemDataRole.UserRole, lesson.name)
+                item.setToolTip(0, lesson.explanation)
+                top.addChild(item)
+            self.tree.addTopLevelItem(top)
+        self.tree.expandAll()
+        self.text = QTextBrowser()
+        split.addWidget(self.tree)
+        split.addWidget(self.text)
+        split.setSizes([380, 520])
+        lay.addWidget(split, 1)
+        self.catalogue = catalogue
+        self.tree.currentItemChanged.connect(self._on_item)
+        self.tree.itemDoubleClicked.connect(lambda item, _c: self._open(item))
+        bottom = QHBoxLayout()
+        self.show_check = QCheckBox("Show this page when genworkbench starts")
+        self.show_check.setChecked(str(settings.value(SHOW_START_KEY, "true")).lower() == "true")
+        self.show_check.toggled.connect(
+            lambda on: settings.setValue(SHOW_START_KEY, "true" if on else "false"))
+        bottom.addWidget(self.show_check)
+        bottom.addStretch(1)
+        buttons = QDialogButtonBox()
+        self.open_button = buttons.addButton("Open lesson", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.open_button.setEnabled(False)
+        buttons.addButton("Explore on my own", QDialogButtonBox.ButtonRole.RejectRole)
+        buttons.accepted.connect(lambda: self._open(self.tree.currentItem()))
+        buttons.rejected.connect(self.reject)
+        bottom.addWidget(buttons)
+        lay.addLayout(bottom)
+        first = self.tree.topLevelItem(0)
+        if first is not None and first.childCount():
+            self.tree.setCurrentItem(first.child(0))
+        if catalogue.problems:
+            self.text.append("<p style='color:#a00'>Some lesson files could not be read:<br>"
+                             + "<br>".join(html.escape(p) for p in catalogue.problems) + "</p>")
+
+    def _on_item(self, item, _prev=None) -> None:
+        name = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+        self.open_button.setEnabled(name is not None)
+        if name is not None:
+            self.text.setHtml(lesson_html(self.catalogue.get(name)))
+
+    def _open(self, item) -> None:
+        name = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+        if name is None:
+            return
+        self.chosen = name
+        self.accept()
+
+
+# == classroom controls ===========================================================================
+class ClassroomDialog(QDialog):
+    """A checkbox per control: ticked controls stay visible in classroom mode."""
+
+    def __init__(self, lesson, hidden: tuple[str, ...], parent=None):
+        from workbench.engine.lessons import CONTROLS
+
+        super().__init__(parent)
+        self.setWindowTitle(f"Classroom controls: {lesson.title}")
+        lay = QVBoxLayout(self)
+        note = QLabel("Ticked controls stay visible in classroom mode for this lesson. "
+                      "<i>Save into the lesson</i> writes the choice into your copy of the "
+                      "preset, so it is there next time and in files you hand out.")
+        note.setWordWrap(True)
+        lay.addWidget(note)
+        self.checks: dict[str, QCheckBox] = {}
+        for key, text in CONTROLS.items():
+            c = QCheckBox(text)
+            c.setObjectName(f"control:{key}")
+            c.setChecked(key not in hidden)
+            lay.addWidget(c)
+            self.checks[key] = c
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        self.save_button = buttons.addButton("Save into the lesson",
+                                             QDialogButtonBox.ButtonRole.ApplyRole)
+        self.save = False
+        self.save_button.clicked.connect(self._save)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
+
+    def _save(self) -> None:
+        self.save = True
+        self.accept()
+
+    def hidden(self) -> list[str]:
+        return [k for k, c in self.checks.items() if not c.isChecked()]
+
+
+# == the controller ===============================================================================
+class LessonController:
+    """Owns the catalogue, the Lessons menu, the lesson panel and classroom mode of a window."""
+
+    def __init__(self, window):
+        self.w = window
+        self.catalogue = None
+        self.current = None
+        self.hidden: tuple[str, ...] = ()  # this session's classroom choice for `current`
+        self.panel = LessonPanel(self)
+        self.dock = QDockWidget("Lesson", window)
+        self.dock.setObjectName("lesson_dock")
+        self.dock.setWidget(self.panel)
+        self.dock.setMinimumWidth(260)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.dock.hide()  # until a lesson opens
+        self.menu = None
+        self._pending = None
+        self.act_classroom = QAction("&Classroom mode", window)
+        self.act_classroom.setCheckable(True)
+        self.act_classroom.setShortcut(QKeySequence("Ctrl+Shift+K"))
+        self.act_classroom.setStatusTip("Hide the controls the open lesson does not need")
+        self.act_classroom.setChecked(
+            str(window.settings.value(CLASSROOM_KEY, "false")).lower() == "true")
+        self.act_classroom.toggled.connect(self.set_classroom)
+        self.panel.classroom_check.setChecked(self.act_classroom.isChecked())
+        self.panel.classroom_check.toggled.connect(self.act_classroom.setChecked)
+
+    # -- catalogue and menu ---------------------------------------------------------------------
+    def load(self):
+        from workbench.engine.lessons import load_catalogue
+
+        self.catalogue = load_catalogue()
+        return self.catalogue
+
+    def build_menu(self, menubar, before=None):
+        self.menu = menubar.addMenu("&Lessons") if before is None else None
+        if self.menu is None:
+            from PySide6.QtWidgets import QMenu
+
+            self.menu = QMenu("&Lessons", self.w)
+            menubar.insertMenu(before, self.menu)
+        self.menu.setToolTipsVisible(True)
+        self.menu.aboutToShow.connect(self._fill_menu_once)
+        self._filled = False
+        return self.menu
+
+    def _fill_menu_once(self) -> None:
+        if not self._filled:
+            self.fill_menu()
+
+    def fill_menu(self) -> None:
+        """(Re)build the menu: start page, one submenu per part, classroom actions."""
+        m = self.menu
+        m.clear()
+        cat = self.load()
+        a = m.addAction("&Start page…", self.show_start_page)
+        a.setStatusTip("Every lesson with its explanation; open one")
+        m.addSeparator()
+        for part, lessons in cat.parts():
+            sub = m.addMenu(part)
+            sub.setToolTipsVisible(True)
+            for lesson in lessons:
+                act = sub.addAction(lesson.label)
+                act.setToolTip(lesson.explanation)
+                act.setStatusTip(lesson.explanation)
+                act.triggered.connect(lambda _=False, n=lesson.name: self.open(n))
+        if cat.problems:
+            bad = m.addAction(f"{len(cat.problems)} lesson file(s) could not be read…")
+            bad.triggered.connect(lambda: QMessageBox.warning(
+                self.w, "Lesson files", "\n\n".join(cat.problems)))
+        m.addSeparator()
+        nav = (("&Previous lesson", "Alt+Left", lambda: self.step(-1)),
+               ("&Next lesson", "Alt+Right", lambda: self.step(+1)),
+               ("&Restart lesson", None, self.restart))
+        for text, key, slot in nav:
+            act = m.addAction(text, slot)
+            if key:
+                act.setShortcut(QKeySequence(key))
+        m.addSeparator()
+        m.addAction(self.act_classroom)
+        m.addAction("Choose classroom &controls…", self.customise_classroom)
+        m.addAction("Open my lessons &folder", self._open_user_folder)
+        self._filled = True
+
+    def _open_user_folder(self) -> None:
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        from workbench.engine.lessons import user_lessons_dir
+
+        folder = user_lessons_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    # -- start page -----------------------------------------------------------------------------
+    def maybe_show_start_page(self) -> None:
+        if str(self.w.settings.value(SHOW_START_KEY, "true")).lower() == "true":
+            self.show_start_page()
+
+    def show_start_page(self) -> StartPage:
+        page = StartPage(self.catalogue or self.load(), self.w.settings, self.w)
+        page.finished.connect(lambda _r: page.chosen and self.open(page.chosen))
+        page.open()  # window-modal, non-blocking: the event loop keeps running
+        self.start_page = page
+        return page
+
+    # -- opening --------------------------------------------------------------------------------
+    def open(self, name: str, confirm: bool = True) -> bool:
+        """Set the window up for the lesson NAME (or number). When training runs, ask first
+        (unless confirm=False), stop it, and open the lesson once it has stopped."""
+        try:
+            lesson = (self.catalogue or self.load()).get(name)
+        except WorkbenchError as e:
+            QMessageBox.warning(self.w, "Lessons", str(e))
+            return False
+        if self.w.training:
+            if confirm and QMessageBox.question(
+                    self.w, "Open lesson",
+                    f"Training is running. Stop it (a checkpoint is saved) and open "
+                    f"“{lesson.title}”?") != QMessageBox.StandardButton.Yes:
+                return False
+            self.w.stop_training()
+            self._pending = lesson
+            self._wait_for_stop()
+            return True
+        return self._apply(lesson)
+
+    def _wait_for_stop(self) -> None:
+        if self.w.training or self.w.thread is not None:
+            QTimer.singleShot(100, self._wait_for_stop)
+        elif self._pending is not None:
+            lesson, self._pending = self._pending, None
+            self._apply(lesson)
+
+    def step(self, delta: int) -> None:
+        if self.current is None or self.catalogue is None:
+            return
+        nxt = self.catalogue.neighbour(self.current, delta)
+        if nxt is not None:
+            self.open(nxt.name)
+
+    def restart(self) -> None:
+        if self.current is not None:
+            self.open(self.current.name)
+
+    def _apply(self, lesson) -> bool:
+        from workbench.ui.panels.runs_panel import apply_experiment
+
+        w = self.w
+        notes: list[str] = []
+        try:
+            if lesson.train is not None:
+                notes += apply_experiment(w, lesson.train)
+            if lesson.lab is not None:
+                self._apply_lab(lesson.lab)
+            if lesson.dirac is not None:
+                self._apply_dirac(lesson.dirac)
+            if lesson.experiment is not None:
+                view = w.experiments_view()
+                view.set_experiment(lesson.experiment["name"], lesson.experiment["params"])
+                if lesson.experiment.get("run", True):
+                    view.run()
+        except WorkbenchError as e:
+            QMessageBox.warning(w, "Cannot open the lesson", f"{lesson.label}: {e}")
+            return False
+        self.current = lesson
+        self.hidden = lesson.hidden_controls()
+        w.center_tabs.setCurrentWidget(w.view_pages[lesson.view])
+        self._apply_panel(lesson)
+        has_prev = self.catalogue.neighbour(lesson, -1) is not None
+        has_next = self.catalogue.neighbour(lesson, +1) is not None
+        self.panel.show_lesson(lesson, has_prev, has_next)
+        self.dock.show()
+        self.apply_classroom()
+        w.settings.setValue("lessons/last", lesson.name)
+        if lesson.train is not None and lesson.start and not w.training:
+            w.start_training()
+        text = f"Lesson {lesson.label}"
+        if lesson.train is not None and not lesson.start:
+            text += ": press Train to start."
+        w.status_label.setText(text + "".join(f" Note: {n}." for n in notes))
+        return True
+
+    def _apply_lab(self, lab: dict) -> None:
+        from dataclasses import asdict
+
+        from workbench.core.registry import get_config
+
+        w = self.w
+        w.lab_page.ensure()
+        panel = w.gan_lab
+        panel.pause()
+        panel.seed_spin.setValue(int(lab["seed"]))
+        panel.reset(int(lab["seed"]), lab["dataset"], lab["model"])
+        # every field from the preset or the model's default: a previous lesson's live changes
+        # must not leak into this one
+        full = asdict(get_config(lab["model"]))
+        full.update({k: tuple(v) if isinstance(v, list) else v for k, v in lab["config"].items()})
+        panel.set_config(**full)
+        panel.reset(int(lab["seed"]))  # fresh weights for the final recipe, step 0
+        if lab.get("play", True):
+            panel.play()
+
+    def _apply_dirac(self, p: dict) -> None:
+        w = self.w
+        w.dirac_page.ensure()
+        d = w.dirac
+        d.select(loss=p["loss"], reg=None if p["reg"] == "none" else p["reg"])
+        if "gamma" in p:
+            d.gamma_slider.setValue(round(float(p["gamma"]) * 100))
+        if "sigma" in p:
+            d.sigma_slider.setValue(round(float(p["sigma"]) * 100))
+        if "lr" in p:
+            d.lr_spin.setValue(float(p["lr"]))
+        if "d_steps" in p:
+            d.dsteps_spin.setValue(int(p["d_steps"]))
+        if "steps" in p:
+            d.steps_spin.setValue(int(p["steps"]))
+        theta, psi = p.get("start", [1.0, 1.0])
+        d.set_start(float(theta), float(psi))
+        d.recompute()
+
+    def _apply_panel(self, lesson) -> None:
+        w, page = self.w, lesson.panel.get("page")
+        if lesson.view == "walks" and page:
+            w.walks.setCurrentWidget(getattr(w.walks, page))
+        if lesson.view == "anomaly":
+            w.view_pages["anomaly"].ensure()
+            a = w.anomaly_panel
+            if page:
+                a.tabs.setCurrentWidget(a.anomaly if page == "anomaly" else a.denoising)
+            if lesson.panel.get("run"):
+                a.anomaly.run_experiment()
+        if lesson.view == "latent" and "kmeans" in lesson.panel:
+            w.explorer.kmeans_check.setChecked(bool(lesson.panel["kmeans"]))
+
+    # -- classroom mode -------------------------------------------------------------------------
+    def set_classroom(self, on: bool) -> None:
+        self.w.settings.setValue(CLASSROOM_KEY, "true" if on else "false")
+        self.panel.classroom_check.blockSignals(True)
+        self.panel.classroom_check.setChecked(on)
+        self.panel.classroom_check.blockSignals(False)
+        self.apply_classroom()
+
+    def classroom_on(self) -> bool:
+        return self.act_classroom.isChecked() and self.current is not None
+
+    def apply_classroom(self) -> None:
+        """Show or hide every control in CONTROLS for the current lesson."""
+        from workbench.engine.lessons import CONTROLS
+
+        hidden = set(self.hidden) if self.classroom_on() else set()
+        for key in CONTROLS:
+            self.w.set_control_visible(key, key not in hidden)
+
+    def show_all_controls(self) -> None:
+        from workbench.engine.lessons import CONTROLS
+
+        for key in CONTROLS:
+            if key != "dock.runs":
+                self.w.set_control_visible(key, True)
+
+    def customise_classroom(self) -> None:
+        if self.current is None:
+            QMessageBox.information(self.w, "Classroom mode",
+                                    "Open a lesson first: the controls are chosen per lesson.")
+            return
+        dlg = ClassroomDialog(self.current, self.hidden, self.w)
+        if dlg.exec() != QDialog.DialogCode.Accepted:
+            return
+        self.set_hidden(dlg.hidden(), save=dlg.save)
+
+    def set_hidden(self, hidden: list[str], save: bool = False):
+        """Use `hidden` for the current lesson; with save, write it into the user's copy of
+        the preset (the shipped file is never changed). Returns the written path or None."""
+        from workbench.engine.lessons import save_classroom
+
+        self.hidden = tuple(hidden)
+        path = None
+        if save:
+            try:
+                path = save_classroom(self.current, list(hidden))
+            except WorkbenchError as e:
+                QMessageBox.warning(self.w, "Cannot save the lesson", str(e))
+            else:
+                self.fill_menu()  # the copy now replaces the shipped lesson
+                self.current = self.catalogue.get(self.current.name)
+                self.w.status_label.setText(f"Saved the classroom controls in {path}")
+        if not self.act_classroom.isChecked():
+            self.act_classroom.setChecked(True)  # choosing controls means using them
+        else:
+            self.apply_classroom()
+        return path
