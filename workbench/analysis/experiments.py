@@ -135,6 +135,26 @@ def run_experiment(name: str, params: dict | None = None, *, quick: bool = False
 # -- PCA against a linear autoencoder; semi-supervised learning with few labels -------------------
 
 # -- autoencoders side by side: reconstructions, sparse codes, the VAE's loss terms, interpolation --
+_add("compare_reconstructions", "Stacked and convolutional autoencoders side by side",
+     "workbench.analysis.ae_compare:compare_reconstructions",
+     {"models": ["ae_mlp", "ae_conv"], "steps": 250, "batch_size": 64, "latent_dim": 16,
+      "n_show": 10, "eval_every": 25, "classifier": "full"},
+     {"steps": 6, "eval_every": 3, "n_show": 4, "classifier": "small"})
+_add("sparse_codes", "Sparse autoencoder: few active code units",
+     "workbench.analysis.ae_compare:sparse_codes",
+     {"steps": 400, "batch_size": 64, "sparsity_weight": 1.0, "threshold": 0.1, "n_codes": 20,
+      "eval_every": 50},
+     {"steps": 6, "eval_every": 3, "n_codes": 4})
+_add("vae_loss_terms", "Reconstruction only, KL only, both: three latent pictures",
+     "workbench.analysis.ae_compare:vae_loss_terms",
+     {"steps": 600, "batch_size": 64, "latent_dim": 2, "size": 240, "extent": "shared",
+      "eval_every": 50},
+     {"steps": 6, "eval_every": 3, "size": 96})
+_add("interpolations", "Interpolation: AE against VAE against pixels",
+     "workbench.analysis.ae_compare:interpolations",
+     {"steps": 500, "batch_size": 64, "latent_dim": 16, "pairs": [[1, 7], [3, 8]], "n": 9,
+      "eval_every": 50, "classifier": "full"},
+     {"steps": 6, "eval_every": 3, "n": 5, "pairs": [[1, 7]], "classifier": "small"})
 
 # -- the GAN objectives: vanishing gradient, a winning discriminator, JS against Wasserstein, -----
 # -- fitting a Gaussian with different f-divergences ----------------------------------------------
