@@ -151,7 +151,8 @@ class GanLab:
             del self.history[:len(self.history) - HISTORY_MAX]  # amortised trimming
 
     def _prepare(self) -> None:
-        self.model.train()
+        if not self.model.training:  # snapshot() restores the mode: skip the module walk
+            self.model.train()
         if hasattr(self.model, "apply_lr") and self.model.config.lr_decay_start:
             self.model.apply_lr()
 
@@ -291,10 +292,19 @@ class GanLab:
 
     def _judge_points(self, x: torch.Tensor) -> torch.Tensor:
         """D's raw output for each point: a packed D sees the point repeated in every slot."""
-        pack = self.model.config.pack
+        m = self.model
+        pack = m.config.pack
         if pack > 1:
             x = x.repeat_interleave(pack, dim=0)
-        return self.model.discriminate(x)
+        if not m.D.batch_dependent:
+            return m.discriminate(x)
+        # Minibatch layers compare a sample with the rest of its batch. Judge each point as one
+        # more member of a batch of the current fakes, as training shows D: not as one of a
+        # batch of grid points (a different question, and O(N²): 4096² pairs per kernel).
+        from workbench.models.gan_nets import pack as pack_inputs
+
+        ref = m.generate(self._noise(self.batch_size))
+        return m.D(pack_inputs(x.flatten(1), pack), reference=pack_inputs(ref.flatten(1), pack))
 
     def _d_map(self, grid: int) -> torch.Tensor:
         x0, x1, y0, y1 = self.extent

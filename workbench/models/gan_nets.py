@@ -56,8 +56,9 @@ class MinibatchStdDev(nn.Module):
     """Appends the batch's mean feature standard deviation (Karras et al. 2018): a collapsed
     batch of fakes has a telltale small spread that D can then see."""
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        std = (h.var(dim=0, unbiased=False) + 1e-8).sqrt().mean()
+    def forward(self, h: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
+        """`ref`: features of a reference batch whose spread every row of h gets instead."""
+        std = (((h if ref is None else ref).var(dim=0, unbiased=False) + 1e-8).sqrt().mean())
         return torch.cat([h, std.expand(h.shape[0], 1)], dim=1)
 
 
@@ -73,8 +74,14 @@ class MinibatchDiscrimination(nn.Module):
         self.kernels, self.kernel_dim = kernels, kernel_dim
         self.T = nn.Parameter(torch.randn(in_features, kernels * kernel_dim) * 0.1)
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
+        """`ref`: features of a reference batch; each row of h is then scored as one more
+        member of that batch (its closeness to the batch's rows), at O(N·M), not O(N²)."""
         m = (h @ self.T).view(-1, self.kernels, self.kernel_dim)          # N×B×C
+        if ref is not None:
+            r = (ref @ self.T).view(-1, self.kernels, self.kernel_dim)    # M×B×C
+            o = torch.exp(-(m.unsqueeze(1) - r.unsqueeze(0)).abs().sum(3)).sum(1)
+            return torch.cat([h, o], dim=1)
         l1 = (m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(3)                # N×N×B
         # exp(0) = 1 on the diagonal is each sample's similarity to itself: leave it out.
         o = torch.exp(-l1).sum(1) - 1.0                                    # N×B
@@ -93,9 +100,24 @@ class Discriminator(nn.Module):
             if mbd_kernels and mbd_dim else nn.Identity()
         self.head = nn.Linear(width + (mbd_kernels if mbd_kernels and mbd_dim else 0), 1)
 
-    def forward(self, x: torch.Tensor, with_features: bool = False):
+    @property
+    def batch_dependent(self) -> bool:
+        """Whether a sample's score depends on the rest of its batch."""
+        return not (isinstance(self.mbstd, nn.Identity) and isinstance(self.mbd, nn.Identity))
+
+    def forward(self, x: torch.Tensor, with_features: bool = False,
+                reference: torch.Tensor | None = None):
+        """`reference`: a batch of inputs that the minibatch layers compare each row of x with,
+        instead of x's own rows (to map D over a grid of points as training batches see it)."""
         h = self.trunk(x)
-        out = self.head(self.mbd(self.mbstd(h))).view(-1)
+        if reference is not None and self.batch_dependent:
+            r = self.trunk(reference)
+            hs = self.mbstd(h, r) if not isinstance(self.mbstd, nn.Identity) else h
+            rs = self.mbstd(r) if not isinstance(self.mbstd, nn.Identity) else r
+            feats = self.mbd(hs, rs) if not isinstance(self.mbd, nn.Identity) else hs
+        else:
+            feats = self.mbd(self.mbstd(h))
+        out = self.head(feats).view(-1)
         return (out, h) if with_features else out
 
 

@@ -1,0 +1,98 @@
+"""Lessons in the window: opening one sets up the model, data and panel and starts what it
+should; the lesson panel explains; classroom mode hides what the lesson does not need; the start
+page opens a lesson."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def tab_visible(w, key: str) -> bool:
+    return w.center_tabs.isTabVisible(w.center_tabs.indexOf(w.view_pages[key]))
+
+
+def test_a_training_lesson_sets_up_and_trains_and_explains(make_window, qtbot):
+    w = make_window(in_process=False)
+    assert w.open_lesson("beta-vae-traversals", confirm=False)
+    assert w.current_model == "beta_vae"
+    assert w.dataset_combo.currentData() == "mnist5k"
+    assert w.center_tabs.currentWidget() is w.walks
+    assert w.walks.currentWidget() is w.walks.traversal
+    assert w.training  # the lesson starts training: that is its point
+    text = w.lessons.panel.text.toPlainText()
+    assert "β > 1: disentangled traversals" in text and "β · KL" in text
+    assert w.lessons.dock.isVisible()
+    w.stop_training()
+    qtbot.waitUntil(lambda: w.thread is None, timeout=30_000)
+    # the next lesson from the panel's button: the 2-D autoencoder would be 2, β-VAE is 9
+    w.lessons.panel.next_button.click()
+    assert w.lessons.current.number == 10 and w.current_model == "cvae"
+    w.stop_training()
+    qtbot.waitUntil(lambda: w.thread is None, timeout=30_000)
+
+
+def test_lab_lessons_set_the_recipe_and_do_not_leak_into_each_other(make_window, qtbot):
+    w = make_window()
+    assert w.open_lesson("minibatch-discrimination", confirm=False)
+    assert w.center_tabs.currentWidget() is w.lab_page
+    lab = w.gan_lab
+    qtbot.waitUntil(lambda: lab.config is not None and lab.config.mbd_kernels == 16,
+                    timeout=20_000)
+    qtbot.waitUntil(lambda: lab.last_state.get("playing"), timeout=20_000)
+    assert w.open_lesson("mode-collapse", confirm=False)
+    qtbot.waitUntil(lambda: lab.config.mbd_kernels == 0, timeout=20_000)
+    assert lab.dataset_combo.currentText() == "grid25"
+    lab.pause()
+
+
+def test_dirac_lesson_selects_the_regulariser(make_window):
+    w = make_window()
+    assert w.open_lesson("24", confirm=False)
+    d = w.dirac
+    assert d.params()["reg"] == "consensus" and d.params()["gamma"] == pytest.approx(1.0)
+    assert w.center_tabs.currentWidget() is w.dirac_page
+    assert w.open_lesson("23", confirm=False)
+    assert d.params()["reg"] is None
+
+
+def test_classroom_mode_hides_what_the_lesson_does_not_need(make_window, user_lessons_dir):
+    w = make_window()
+    assert w.open_lesson("game-vector-field", confirm=False)  # no training: no setup panel
+    w.lessons.act_classroom.setChecked(True)
+    assert tab_visible(w, "dirac")
+    assert not tab_visible(w, "training") and not tab_visible(w, "latent")
+    assert not w.dock.isVisible() and not w.toolbar.isVisible()
+    # the teacher keeps the Training tab and the dock visible, and saves that in the preset
+    hidden = [k for k in w.lessons.hidden if k not in ("tab.training", "dock.setup")]
+    path = w.lessons.set_hidden(hidden, save=True)
+    assert path is not None and path.parent == user_lessons_dir
+    assert tab_visible(w, "training") and w.dock.isVisible()
+    from workbench.engine.lessons import load_catalogue
+
+    assert "tab.training" not in load_catalogue().get("game-vector-field").hidden_controls()
+    w.lessons.act_classroom.setChecked(False)  # everything back
+    assert all(tab_visible(w, k) for k in w.view_pages)
+    assert w.dock.isVisible() and w.toolbar.isVisible()
+
+
+def test_start_page_and_menu_open_lessons(make_window, qtbot):
+    w = make_window()
+    page = w.lessons.show_start_page()
+    tree = page.tree
+    names = [tree.topLevelItem(i).child(j).data(0, 256)
+             for i in range(tree.topLevelItemCount())
+             for j in range(tree.topLevelItem(i).childCount())]
+    assert len(names) == 30
+    item = next(tree.topLevelItem(i).child(j) for i in range(tree.topLevelItemCount())
+                for j in range(tree.topLevelItem(i).childCount())
+                if tree.topLevelItem(i).child(j).data(0, 256) == "consensus-and-penalties")
+    tree.setCurrentItem(item)
+    assert "consensus" in page.text.toPlainText()
+    page.open_button.click()
+    qtbot.waitUntil(lambda: w.lessons.current is not None, timeout=5_000)
+    assert w.lessons.current.name == "consensus-and-penalties"
+    w.lessons.fill_menu()
+    parts = [a.text() for a in w.lessons.menu.actions() if a.menu()]
+    assert "Autoencoders" in parts and "GAN dynamics" in parts
