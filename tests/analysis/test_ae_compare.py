@@ -169,3 +169,10 @@ def test_nearest_real_distance_is_zero_for_a_real_image_and_the_mse_otherwise():
     assert d[0] == pytest.approx(0.0, abs=1e-9)
     brute = ((probe[1][None] - real) ** 2).reshape(20, -1).mean(1).min()
     assert d[1] == pytest.approx(brute, rel=1e-6)
+
+
+def test_vae_loss_terms_draws_wider_codes_on_their_principal_axes():
+    r = run_experiment("vae_loss_terms", {"latent_dim": 4, "steps": 3, "extent": "per_panel"},
+                       quick=True)
+    assert "PCA of the 4-D posterior means" in r.images[0].title
+    assert all(im.pixels.shape == (96, 96, 3) for im in r.images[:3])
