@@ -101,7 +101,7 @@ class StartPage(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Welcome to genworkbench")
         self.setObjectName("start_page")
-        self.resize(900, 560)
+        self.resize(980, 580)
         self.chosen = None
         lay = QVBoxLayout(self)
         intro = QLabel(
@@ -131,7 +131,7 @@ class StartPage(QDialog):
         self.text = QTextBrowser()
         split.addWidget(self.tree)
         split.addWidget(self.text)
-        split.setSizes([380, 520])
+        split.setSizes([470, 510])
         lay.addWidget(split, 1)
         self.catalogue = catalogue
         self.tree.currentItemChanged.connect(self._on_item)
@@ -225,7 +225,7 @@ class LessonController:
         self.dock = QDockWidget("Lesson", window)
         self.dock.setObjectName("lesson_dock")
         self.dock.setWidget(self.panel)
-        self.dock.setMinimumWidth(260)
+        self.dock.setMinimumWidth(240)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()  # until a lesson opens
         self.menu = None
@@ -385,7 +385,9 @@ class LessonController:
         has_prev = self.catalogue.neighbour(lesson, -1) is not None
         has_next = self.catalogue.neighbour(lesson, +1) is not None
         self.panel.show_lesson(lesson, has_prev, has_next)
-        self.dock.show()
+        if not self.dock.isVisible():
+            self.dock.show()
+            QTimer.singleShot(0, self._fit_screen)
         self.apply_classroom()
         w.settings.setValue("lessons/last", lesson.name)
         if lesson.train is not None and lesson.start and not w.training:
@@ -395,6 +397,21 @@ class LessonController:
             text += ": press Train to start."
         w.status_label.setText(text + "".join(f" Note: {n}." for n in notes))
         return True
+
+    def _fit_screen(self) -> None:
+        """On a narrow screen the lesson panel shares the left dock area with Setup (as a tab)
+        instead of pushing the window wider than the screen."""
+        screen = self.w.screen()
+        if screen is None or self.dock.isFloating():
+            return
+        avail = screen.availableGeometry()
+        if self.w.frameGeometry().width() > avail.width() and self.w.dock.isVisible():
+            self.w.tabifyDockWidget(self.w.dock, self.dock)
+            self.dock.raise_()
+            # after the layout has taken the dock back: shrink to the screen
+            QTimer.singleShot(0, lambda: self.w.resize(
+                avail.width() - (self.w.frameGeometry().width() - self.w.width()),
+                self.w.height()))
 
     def _apply_lab(self, lab: dict) -> None:
         from dataclasses import asdict
