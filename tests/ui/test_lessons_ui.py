@@ -96,3 +96,22 @@ def test_start_page_and_menu_open_lessons(make_window, qtbot):
     w.lessons.fill_menu()
     parts = [a.text() for a in w.lessons.menu.actions() if a.menu()]
     assert "Autoencoders" in parts and "GAN dynamics" in parts
+
+
+def test_classroom_mode_shows_only_the_lessons_config_fields(make_window, qtbot):
+    w = make_window(in_process=False)
+    assert w.open_lesson("beta-vae-traversals", confirm=False)
+    w.stop_training()
+    qtbot.waitUntil(lambda: w.thread is None, timeout=30_000)
+    form = w.model_form
+    layout = form.layout()
+    assert layout.isRowVisible(form.widget("lr"))  # classroom mode is off: every field
+    w.lessons.act_classroom.setChecked(True)
+    assert layout.isRowVisible(form.widget("beta"))
+    assert not layout.isRowVisible(form.widget("lr"))
+    assert not w.model_list.isVisible() and not w.dataset_row.isVisible()
+    path = w.lessons.set_hidden(list(w.lessons.hidden), save=True, fields=["beta", "lr"])
+    assert layout.isRowVisible(form.widget("lr"))
+    assert 'fields = ["beta", "lr"]' in path.read_text()
+    w.lessons.act_classroom.setChecked(False)
+    assert layout.isRowVisible(form.widget("weight_decay"))

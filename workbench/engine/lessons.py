@@ -25,7 +25,8 @@ in the user's lessons folder, which win over the shipped ones of the same name):
     [experiment]   # optional, view "experiment": name, run, [experiment.params]
     [panel]        # optional: page = "interpolation" (a sub-page of the view), run = true (the
                    # anomaly experiment starts), kmeans = true (the scatter's k-means overlay)
-    [classroom]    # optional: hide = ["tab.metrics", "setup.dataset", ...] (CONTROLS below)
+    [classroom]    # optional: hide = ["tab.metrics", "setup.dataset", ...] (CONTROLS below),
+                   # fields = ["beta"] (the only model config fields shown; default all)
 
 Qt-free: the CLI lists and checks lessons, the tests run each one a few steps headless
 (`rehearse`), and the window applies them. Unknown keys are errors that name the key and the
@@ -77,7 +78,7 @@ _TOP = ("number", "title", "part", "view", "explanation", "formula", "look", "tr
 _LAB = ("dataset", "model", "seed", "play", "config")
 _DIRAC = ("loss", "reg", "gamma", "sigma", "lr", "d_steps", "steps", "start")
 _EXPERIMENT = ("name", "run", "params")
-_CLASSROOM = ("hide",)
+_CLASSROOM = ("hide", "fields")
 _NAME = re.compile(r"^(?:\d+[-_])?([a-z0-9][a-z0-9_-]*)$")
 
 
@@ -98,6 +99,7 @@ class Lesson:
     experiment: dict | None = None       # {"name", "run", "params"}
     panel: dict = field(default_factory=dict)
     hide: tuple[str, ...] | None = None  # classroom mode; None: default_hidden()
+    fields: tuple[str, ...] | None = None  # classroom mode's model config fields; None: all
     source: Path | None = None
 
     @property
@@ -209,12 +211,25 @@ def lesson_from_dict(d: dict, name: str, source: Path | None = None) -> Lesson:
             raise ConfigError(f"{where}: unknown control {bad[0]!r} in [classroom] hide; known: "
                               f"{', '.join(CONTROLS)}")
         hide = tuple(hide)
+    fields = None
+    if classroom is not None and "fields" in classroom:
+        fields = classroom["fields"]
+        if train is None:
+            raise ConfigError(f"{where}: [classroom] fields needs a [train] model")
+        known = [f.name for f in C.fields_of(train.model_config())]
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise ConfigError(f"{where}: [classroom] fields must be a list of config field names")
+        bad = [f for f in fields if f not in known]
+        if bad:
+            raise ConfigError(f"{where}: {train.model} has no config field {bad[0]!r}; it has "
+                              f"{', '.join(known)}")
+        fields = tuple(fields)
     return Lesson(name=name, number=d["number"], title=d["title"].strip(),
                   part=d.get("part", "Other").strip(), view=view,
                   explanation=" ".join(d["explanation"].split()),
                   formula=d.get("formula", "").strip(), look=" ".join(d.get("look", "").split()),
                   train=train, start=start, lab=lab, dirac=dirac, experiment=experiment,
-                  panel=panel, hide=hide, source=source)
+                  panel=panel, hide=hide, fields=fields, source=source)
 
 
 def _check_lab(lab: dict, where: str) -> None:
@@ -367,9 +382,11 @@ def load_catalogue(dirs: list[Path] | None = None) -> Catalogue:
 
 
 # == writing (classroom settings saved into a copy of the preset) =================================
-def save_classroom(lesson: Lesson, hide: list[str], folder: Path | None = None) -> Path:
-    """Write the lesson with `[classroom] hide = …` into the user's lessons folder (the shipped
-    file is never changed); the copy replaces the shipped lesson from then on."""
+def save_classroom(lesson: Lesson, hide: list[str], folder: Path | None = None,
+                   fields: list[str] | None = None) -> Path:
+    """Write the lesson with `[classroom] hide = …` (and `fields = …` unless None: every field)
+    into the user's lessons folder (the shipped file is never changed); the copy replaces the
+    shipped lesson from then on."""
     from workbench.core.atomic import atomic_write_text
     from workbench.engine.experiment import to_toml
 
@@ -380,6 +397,8 @@ def save_classroom(lesson: Lesson, hide: list[str], folder: Path | None = None) 
         raise ConfigError(f"lesson {lesson.name!r} has no file to copy")
     d = tomllib.loads(Path(lesson.source).read_text(encoding="utf-8"))
     d["classroom"] = {"hide": list(hide)}
+    if fields is not None:
+        d["classroom"]["fields"] = list(fields)
     folder = Path(folder) if folder is not None else user_lessons_dir()
     path = folder / Path(lesson.source).name
     try:
@@ -387,7 +406,11 @@ def save_classroom(lesson: Lesson, hide: list[str], folder: Path | None = None) 
         atomic_write_text(path, to_toml(d))
     except OSError as e:
         raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
-    load_lesson(path)  # what we wrote must read back
+    try:
+        load_lesson(path)  # what we wrote must read back
+    except ConfigError:
+        path.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -158,6 +158,12 @@ class ConfigForm(QWidget):
     def widget(self, name: str) -> QWidget:
         return self._widgets[name]
 
+    def show_only(self, names) -> None:
+        """Show only the rows of `names` (None: every row), e.g. for classroom mode."""
+        layout = self.layout()
+        for name, w in self._widgets.items():
+            layout.setRowVisible(w, names is None or name in names)
+
     def set_enabled_fields(self, enabled: dict[str, bool]) -> None:
         for name, on in enabled.items():
             if name in self._widgets:

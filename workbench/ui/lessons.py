@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDockWidget,
+    QGridLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -176,7 +178,8 @@ class StartPage(QDialog):
 class ClassroomDialog(QDialog):
     """A checkbox per control: ticked controls stay visible in classroom mode."""
 
-    def __init__(self, lesson, hidden: tuple[str, ...], parent=None):
+    def __init__(self, lesson, hidden: tuple[str, ...], fields=None, parent=None):
+        from workbench.core.config import fields_of
         from workbench.engine.lessons import CONTROLS
 
         super().__init__(parent)
@@ -194,6 +197,18 @@ class ClassroomDialog(QDialog):
             c.setChecked(key not in hidden)
             lay.addWidget(c)
             self.checks[key] = c
+        # the model's config fields, one checkbox each (only for a lesson that trains)
+        self.field_checks: dict[str, QCheckBox] = {}
+        if lesson.train is not None:
+            box = QGroupBox(f"Fields of the {lesson.train.model} config form")
+            grid = QGridLayout(box)
+            for i, spec in enumerate(fields_of(lesson.train.model_config())):
+                c = QCheckBox(spec.label)
+                c.setObjectName(f"field:{spec.name}")
+                c.setChecked(fields is None or spec.name in fields)
+                grid.addWidget(c, i // 3, i % 3)
+                self.field_checks[spec.name] = c
+            lay.addWidget(box)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         self.save_button = buttons.addButton("Save into the lesson",
@@ -211,6 +226,11 @@ class ClassroomDialog(QDialog):
     def hidden(self) -> list[str]:
         return [k for k, c in self.checks.items() if not c.isChecked()]
 
+    def fields(self) -> list[str] | None:
+        """The ticked config fields, or None when all are (or the lesson trains nothing)."""
+        names = [k for k, c in self.field_checks.items() if c.isChecked()]
+        return None if len(names) == len(self.field_checks) else names
+
 
 # == the controller ===============================================================================
 class LessonController:
@@ -221,6 +241,7 @@ class LessonController:
         self.catalogue = None
         self.current = None
         self.hidden: tuple[str, ...] = ()  # this session's classroom choice for `current`
+        self.fields = None  # the config fields classroom mode shows (None: all)
         self.panel = LessonPanel(self)
         self.dock = QDockWidget("Lesson", window)
         self.dock.setObjectName("lesson_dock")
@@ -380,6 +401,7 @@ class LessonController:
             return False
         self.current = lesson
         self.hidden = lesson.hidden_controls()
+        self.fields = lesson.fields
         w.center_tabs.setCurrentWidget(w.view_pages[lesson.view])
         self._apply_panel(lesson)
         has_prev = self.catalogue.neighbour(lesson, -1) is not None
@@ -481,9 +503,14 @@ class LessonController:
         """Show or hide every control in CONTROLS for the current lesson."""
         from workbench.engine.lessons import CONTROLS
 
-        hidden = set(self.hidden) if self.classroom_on() else set()
+        on = self.classroom_on()
+        hidden = set(self.hidden) if on else set()
         for key in CONTROLS:
             self.w.set_control_visible(key, key not in hidden)
+        form = self.w.model_form
+        if form is not None:
+            lesson_model = self.current.train.model if on and self.current.train else None
+            form.show_only(self.fields if lesson_model == self.w.current_model else None)
 
     def show_all_controls(self) -> None:
         from workbench.engine.lessons import CONTROLS
@@ -491,27 +518,31 @@ class LessonController:
         for key in CONTROLS:
             if key != "dock.runs":
                 self.w.set_control_visible(key, True)
+        if self.w.model_form is not None:
+            self.w.model_form.show_only(None)
 
     def customise_classroom(self) -> None:
         if self.current is None:
             QMessageBox.information(self.w, "Classroom mode",
                                     "Open a lesson first: the controls are chosen per lesson.")
             return
-        dlg = ClassroomDialog(self.current, self.hidden, self.w)
+        dlg = ClassroomDialog(self.current, self.hidden, self.fields, self.w)
         if dlg.exec() != QDialog.DialogCode.Accepted:
             return
-        self.set_hidden(dlg.hidden(), save=dlg.save)
+        self.set_hidden(dlg.hidden(), save=dlg.save, fields=dlg.fields())
 
-    def set_hidden(self, hidden: list[str], save: bool = False):
-        """Use `hidden` for the current lesson; with save, write it into the user's copy of
-        the preset (the shipped file is never changed). Returns the written path or None."""
+    def set_hidden(self, hidden: list[str], save: bool = False, fields=None):
+        """Use `hidden` (and the config `fields` shown; None: all) for the current lesson; with
+        save, write them into the user's copy of the preset (the shipped file is never
+        changed). Returns the written path or None."""
         from workbench.engine.lessons import save_classroom
 
         self.hidden = tuple(hidden)
+        self.fields = tuple(fields) if fields is not None else None
         path = None
         if save:
             try:
-                path = save_classroom(self.current, list(hidden))
+                path = save_classroom(self.current, list(hidden), fields=fields)
             except WorkbenchError as e:
                 QMessageBox.warning(self.w, "Cannot save the lesson", str(e))
             else:
