@@ -40,6 +40,7 @@ class Curve:
     plot: str = "main"                # curves with the same plot name share one plot
     x_label: str = ""
     y_label: str = ""
+    log_x: bool = False               # a log x axis for the plot (e.g. label counts 1…100)
 
 
 @dataclass
@@ -133,6 +134,14 @@ def run_experiment(name: str, params: dict | None = None, *, quick: bool = False
 # (registered below by the modules' authors: _add(name, title, "module:function", defaults, quick))
 
 # -- PCA against a linear autoencoder; semi-supervised learning with few labels -------------------
+_add("pca_vs_linear_ae", "PCA versus a linear autoencoder: same subspace, non-orthogonal basis",
+     "workbench.analysis.ae_experiments:pca_vs_linear_ae",
+     {"k": 8, "steps": 4000, "batch_size": 250, "lr": 1e-2}, {"k": 4, "steps": 1200})
+_add("semi_supervised", "Semi-supervised: autoencoder features plus a few labels",
+     "workbench.analysis.ae_experiments:semi_supervised",
+     {"model": "ae_conv", "latent_dim": 16, "steps": 800, "batch_size": 64,
+      "labels_per_class": [1, 3, 10, 30, 100], "draws": 5, "l2": 1e-2},
+     {"steps": 40, "labels_per_class": [3, 10], "draws": 2})
 
 # -- autoencoders side by side: reconstructions, sparse codes, the VAE's loss terms, interpolation --
 _add("compare_reconstructions", "Stacked and convolutional autoencoders side by side",

@@ -1,0 +1,131 @@
+"""The experiment view: a form from an experiment's defaults, a run in a worker thread with
+progress text, the Result drawn (tables, plots, images), Cancel, failures, and no thread left."""
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+FAST_PCA = {"k": 2, "steps": 60}
+
+
+@pytest.fixture
+def view(qtbot):
+    from workbench.ui.panels.experiment_view import ExperimentView
+
+    v = ExperimentView()
+    qtbot.addWidget(v)
+    v.resize(900, 700)
+    v.show()
+    yield v
+    runner = v.runner
+    v.shutdown()
+    assert runner is None or not runner.isRunning(), "the experiment thread leaked"
+
+
+def test_empty_state_and_form_from_the_defaults(view):
+    from PySide6.QtWidgets import QLineEdit, QSpinBox
+
+    from workbench.ui.forms import LogSpinBox
+
+    assert "Choose an experiment" in view.empty.text() and not view.run_button.isEnabled()
+    assert view.set_experiment("semi_supervised", {"draws": 2})
+    assert "Semi-supervised" in view.title.text()
+    assert "Press Run" in view.empty.text() and view.run_button.isEnabled()
+    assert not view.cancel_button.isEnabled() and not view.copy_button.isEnabled()
+    assert isinstance(view.form.widget("draws"), QSpinBox)
+    assert view.form.widget("draws").value() == 2
+    assert isinstance(view.form.widget("l2"), LogSpinBox)
+    assert isinstance(view.form.widget("labels_per_class"), QLineEdit)
+    view.form.widget("labels_per_class").setText("1, 3")  # brackets are optional
+    values = view.form.values()
+    assert values["labels_per_class"] == [1, 3] and values["model"] == "ae_conv"
+
+
+def test_unknown_parameter_or_experiment_is_refused(view):
+    from workbench.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no parameter 'bogus'"):
+        view.set_experiment("pca_vs_linear_ae", {"bogus": 1})
+    with pytest.raises(ConfigError, match="unknown experiment"):
+        view.set_experiment("no_such_experiment")
+
+
+def test_run_draws_tables_plots_and_images(qtbot, view):
+    from PySide6.QtWidgets import QApplication
+
+    view.set_experiment("pca_vs_linear_ae", FAST_PCA)
+    texts = []
+    with qtbot.waitSignal(view.finished, timeout=120_000) as sig:
+        assert view.run()
+        view.runner.progress.connect(lambda f, t: texts.append(t))
+        assert not view.run_button.isEnabled() and view.cancel_button.isEnabled()
+        assert not view.run()  # one at a time
+    qtbot.waitUntil(lambda: view.runner is None, timeout=10_000)
+    res = sig.args[0]
+    assert res is view.result and "k = 2" in res.title
+    assert any("step" in t for t in texts), texts  # the experiment's own progress text
+    assert view.summary.text() == res.summary and "principal angle" in view.summary.text()
+    assert len(view._tables) == len(res.tables) == 2
+    table, widget = view._tables[1]  # the angles: one row per code unit
+    assert widget.rowCount() == 2 and widget.columnCount() == len(table.columns)
+    cell = widget.item(0, 1).text()
+    assert cell == f"{table.rows[0][1]:.4g}"  # floats to 4 significant digits
+    assert set(view.plots) == {c.plot for c in res.curves}
+    assert len(view.image_views) == len(res.images) == 4
+    assert all(v.array is not None for v in view.image_views)
+    assert view.run_button.isEnabled() and view.copy_button.isEnabled()
+    view.copy_tables()
+    text = QApplication.clipboard().text()
+    assert text == view.table_text()
+    lines = text.splitlines()
+    assert lines[1].split("\t") == res.tables[0].columns
+    assert len(lines[2].split("\t")) == len(res.tables[0].columns)
+
+
+def test_log_x_curves_get_a_log_axis(qtbot, view):
+    view.set_experiment("semi_supervised", {"steps": 3, "labels_per_class": [1, 3],
+                                            "draws": 1})
+    with qtbot.waitSignal(view.finished, timeout=120_000):
+        view.run()
+    qtbot.waitUntil(lambda: view.runner is None, timeout=10_000)
+    plot = view.plots["accuracy"].getPlotItem()
+    assert plot.ctrl.logXCheck.isChecked() and not plot.ctrl.logYCheck.isChecked()
+    assert len(plot.listDataItems()) == 2
+    assert view._tables[0][1].rowCount() == 2
+
+
+def test_cancel_stops_the_run(qtbot, view):
+    view.set_experiment("pca_vs_linear_ae", {"k": 2, "steps": 1_000_000})
+    texts = []
+    view.run()
+    view.runner.progress.connect(lambda f, t: texts.append(t))
+    qtbot.waitUntil(lambda: any("step" in t for t in texts), timeout=60_000)
+    with qtbot.waitSignal(view.cancelled, timeout=30_000):
+        view.cancel()
+    qtbot.waitUntil(lambda: view.runner is None, timeout=10_000)
+    assert view.summary.text() == "Cancelled." and view.result is None
+    assert view.run_button.isEnabled() and not view.cancel_button.isEnabled()
+
+
+def test_a_refused_parameter_fails_with_its_message(qtbot, view):
+    view.set_experiment("pca_vs_linear_ae", FAST_PCA)
+    view.form.widget("k").setValue(0)
+    with qtbot.waitSignal(view.failed, timeout=60_000) as sig:
+        view.run()
+    assert "k must be in 1..64" in sig.args[0]
+    qtbot.waitUntil(lambda: view.runner is None, timeout=10_000)
+    assert "k must be in" in view.summary.text()
+    view.set_experiment("semi_supervised")
+    view.form.widget("labels_per_class").setText("[1, 3")
+    with qtbot.waitSignal(view.failed, timeout=5_000) as sig:
+        assert not view.run()  # refused before any thread starts
+    assert "labels_per_class" in sig.args[0] and view.runner is None
+
+
+def test_shutdown_joins_a_running_experiment(qtbot, view):
+    view.set_experiment("pca_vs_linear_ae", {"k": 2, "steps": 1_000_000})
+    view.run()
+    runner = view.runner
+    qtbot.waitUntil(lambda: view.progress.value() >= 0 and runner.isRunning(), timeout=10_000)
+    view.shutdown()
+    assert not runner.isRunning()

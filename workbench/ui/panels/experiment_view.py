@@ -1,0 +1,473 @@
+"""One experiment of analysis/experiments.py in a panel: its parameters as a short form, Run and
+Cancel, a progress bar that carries the experiment's own progress text, and the Result drawn
+(summary, tables, one plot per Curve.plot, images). The experiment runs in a QThread (as the
+anomaly panel's hold-out experiment does) and stops at its next ctx.check() on Cancel.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.ui.forms import INT_LIMIT, LogSpinBox
+from workbench.ui.panels.image_grid import ImageGridView
+
+PROGRESS_STEPS = 1000
+PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress signals a second reach the GUI thread
+COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+          "#7f7f7f")
+
+
+class ExperimentRunner(QThread):
+    """Runs `run_experiment(name, params)` off the GUI thread; `cancel()` makes the experiment
+    raise Cancelled at its next `ctx.check()`."""
+
+    progress = Signal(float, str)
+    done = Signal(object)  # experiments.Result
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, name: str, params: dict, seed: int = 0, device: str = "cpu", parent=None):
+        super().__init__(parent)
+        self.name, self.params, self.seed, self.device = name, dict(params), seed, device
+        self._stop = threading.Event()
+        self._last_emit = 0.0
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    def _report(self, fraction: float, text: str = "") -> None:
+        # throttled at the source; the last report (fraction 1) always goes through
+        now = time.monotonic()
+        if fraction >= 1.0 or now - self._last_emit >= PROGRESS_INTERVAL_S:
+            self._last_emit = now
+            self.progress.emit(float(fraction), str(text))
+
+    def run(self) -> None:
+        import torch
+
+        from workbench.analysis.experiments import Cancelled, run_experiment
+        from workbench.core.errors import WorkbenchError
+        from workbench.ui import workers
+
+        if workers.TRAINING_THREADS:
+            torch.set_num_threads(workers.TRAINING_THREADS)  # the experiment gets every core …
+        try:
+            res = run_experiment(self.name, self.params, progress=self._report,
+                                 should_stop=self._stop.is_set, device=self.device,
+                                 seed=self.seed)
+        except Cancelled:
+            self.cancelled.emit()
+        except WorkbenchError as e:
+            self.failed.emit(str(e))
+        except Exception as e:  # noqa: BLE001 - shown to the user, never a dead thread
+            self.failed.emit(f"{type(e).__name__}: {e}")
+        else:
+            self.done.emit(res)
+        finally:
+            if workers.TRAINING_THREADS:
+                torch.set_num_threads(1)  # … and the GUI's own torch work goes back to one
+
+
+# == the parameter form ============================================================================
+class ParamForm(QWidget):
+    """One widget per parameter, chosen by the type of its default value: bool → check box,
+    int → spin box, float → spin box (a log spin box for small positive rates), str → line
+    edit, list → a line edit holding JSON (e.g. [1, 3, 10])."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._layout = QFormLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._widgets: dict[str, QWidget] = {}
+        self._defaults: dict = {}
+
+    def set_params(self, defaults: dict, values: dict | None = None) -> None:
+        while self._layout.rowCount():
+            self._layout.removeRow(0)
+        self._widgets, self._defaults = {}, dict(defaults)
+        values = {**defaults, **(values or {})}
+        for name, default in defaults.items():
+            w = self._make(default)
+            w.setObjectName(f"param_{name}")
+            w.setToolTip(f"default: {json.dumps(default)}")
+            self._widgets[name] = w
+            self._layout.addRow(name.replace("_", " "), w)
+            self._set(w, values[name])
+
+    @staticmethod
+    def _make(default) -> QWidget:
+        if isinstance(default, bool):
+            return QCheckBox()
+        if isinstance(default, int):
+            w = QSpinBox()
+            w.setRange(-INT_LIMIT, INT_LIMIT)
+            return w
+        if isinstance(default, float):
+            if 0.0 < default <= 0.01:  # learning rates, penalties: step by quarter decades
+                w = LogSpinBox()
+                w.setRange(0.0, 1e6)
+                return w
+            w = QDoubleSpinBox()
+            w.setDecimals(4)
+            w.setRange(-1e9, 1e9)
+            w.setSingleStep(10 ** np.floor(np.log10(abs(default))) / 10 if default else 0.1)
+            return w
+        return QLineEdit()
+
+    def _set(self, w: QWidget, value) -> None:
+        if isinstance(w, QCheckBox):
+            w.setChecked(bool(value))
+        elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
+            w.setValue(value)
+        elif isinstance(value, str):
+            w.setText(value)
+        else:
+            w.setText(json.dumps(list(value) if isinstance(value, tuple) else value))
+
+    def values(self) -> dict:
+        """The parameters as typed values; ConfigError names a field whose text does not parse."""
+        from workbench.core.errors import ConfigError
+
+        out = {}
+        for name, w in self._widgets.items():
+            default = self._defaults[name]
+            if isinstance(w, QCheckBox):
+                out[name] = w.isChecked()
+            elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
+                out[name] = w.value()
+            elif isinstance(default, str):
+                out[name] = w.text()
+            else:
+                text = w.text().strip()
+                try:
+                    value = json.loads(text if text.startswith(("[", "{")) or not text
+                                       else f"[{text}]")
+                except json.JSONDecodeError:
+                    raise ConfigError(f"{name}: cannot read {text!r}; write it as JSON, e.g. "
+                                      f"{json.dumps(default)}") from None
+                out[name] = value
+        return out
+
+    def widget(self, name: str) -> QWidget:
+        return self._widgets[name]
+
+
+# == the view ======================================================================================
+def _cell_text(v) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.4g}"
+    return "" if v is None else str(v)
+
+
+def _copy_text(v) -> str:
+    """A cell for the clipboard: numbers at full useful precision, tabs kept out of text."""
+    if isinstance(v, (float, np.floating)) and not isinstance(v, bool):
+        return f"{float(v):.8g}"
+    return _cell_text(v).replace("\t", " ").replace("\n", " ")
+
+
+def _to_uint8(pixels) -> np.ndarray:
+    a = np.nan_to_num(np.asarray(pixels, np.float64), nan=0.0)
+    return (np.clip(a, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+
+
+class ExperimentView(QWidget):
+    finished = Signal(object)  # the Result
+    failed = Signal(str)  # a message for the user
+    cancelled = Signal()
+
+    def __init__(self, parent=None, device: str = "cpu", seed: int = 0):
+        super().__init__(parent)
+        self.device, self.seed = device, seed
+        self.name: str | None = None
+        self.result = None
+        self.runner: ExperimentRunner | None = None
+        self._tables: list[tuple[object, QTableWidget]] = []
+        self.plots: dict[str, pg.PlotWidget] = {}
+        self.image_views: list[ImageGridView] = []
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        self.title = QLabel("<b>No experiment chosen</b>")
+        self.title.setWordWrap(True)
+        lay.addWidget(self.title)
+        top = QHBoxLayout()
+        box = QGroupBox("Parameters")
+        bl = QVBoxLayout(box)
+        self.form = ParamForm()
+        bl.addWidget(self.form)
+        top.addWidget(box, 1)
+        buttons = QVBoxLayout()
+        self.run_button = QPushButton("Run")
+        self.run_button.setToolTip("Run the experiment with these parameters (in the "
+                                   "background; the window stays usable).")
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.copy_button = QPushButton("Copy table")
+        self.copy_button.setToolTip("Copy the result tables to the clipboard, tab-separated "
+                                    "(pastes into a spreadsheet).")
+        self.copy_button.clicked.connect(self.copy_tables)
+        for b in (self.run_button, self.cancel_button, self.copy_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        top.addLayout(buttons)
+        lay.addLayout(top)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, PROGRESS_STEPS)
+        self.progress.hide()
+        lay.addWidget(self.progress)
+
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setObjectName("experiment_summary")
+        lay.addWidget(self.summary)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        lay.addWidget(self.scroll, 1)
+        self._clear_results()
+        self._set_running(False)
+
+    # -- choosing ----------------------------------------------------------------------------------
+    def set_experiment(self, name: str, params: dict | None = None) -> bool:
+        """Show experiment `name` with its defaults, overridden by `params` (ConfigError for an
+        unknown experiment or parameter). False, and nothing changes, while one is running."""
+        from workbench.analysis.experiments import get_experiment, resolve_params
+
+        if self.running:
+            return False
+        info = get_experiment(name)
+        values = resolve_params(name, params)
+        self.name, self.result = name, None
+        self.title.setText(f"<b>{info.title}</b>")
+        self.form.set_params(info.defaults, values)
+        self._clear_results()
+        self._set_running(False)
+        return True
+
+    @property
+    def running(self) -> bool:
+        return self.runner is not None
+
+    # -- running -----------------------------------------------------------------------------------
+    def run(self) -> bool:
+        """Start the experiment with the form's values; False when it cannot start now."""
+        from workbench.analysis.experiments import resolve_params
+        from workbench.core.errors import WorkbenchError
+
+        if self.name is None or self.running:
+            return False
+        try:
+            params = resolve_params(self.name, self.form.values())
+        except WorkbenchError as e:
+            self._on_failed(str(e))
+            return False
+        r = ExperimentRunner(self.name, params, self.seed, self.device, self)
+        r.progress.connect(self._on_progress)
+        r.done.connect(self._on_done)
+        r.failed.connect(self._on_failed)
+        r.cancelled.connect(self._on_cancelled)
+        r.finished.connect(self._on_runner_finished)
+        self.runner = r
+        self.progress.setValue(0)
+        self.progress.setFormat("Starting…")
+        self.progress.show()
+        self.summary.setText("")
+        self._set_running(True)
+        r.start()
+        return True
+
+    def cancel(self) -> None:
+        if self.runner is not None:
+            self.runner.cancel()
+            self.progress.setFormat("Cancelling…")
+
+    def shutdown(self, timeout_ms: int = 30000) -> None:
+        """Stop a running experiment and wait for its thread (call before the window goes)."""
+        r = self.runner
+        if r is not None:
+            r.cancel()
+            r.wait(timeout_ms)
+
+    def closeEvent(self, event):
+        self.shutdown()
+        super().closeEvent(event)
+
+    def _on_progress(self, fraction: float, text: str) -> None:
+        self.progress.setValue(round(min(max(fraction, 0.0), 1.0) * PROGRESS_STEPS))
+        if self.runner is not None and not self.runner._stop.is_set():
+            # QProgressBar reads % as a placeholder
+            self.progress.setFormat(text.replace("%", "%%") if text else "%p%")
+
+    def _on_done(self, res) -> None:
+        self.result = res
+        self._show(res)
+        self.finished.emit(res)
+
+    def _on_failed(self, message: str) -> None:
+        self.summary.setText(f"The experiment failed: {message}")
+        self.failed.emit(message)
+
+    def _on_cancelled(self) -> None:
+        self.summary.setText("Cancelled.")
+        self.cancelled.emit()
+
+    def _on_runner_finished(self) -> None:
+        if self.runner is not None:
+            self.runner.deleteLater()
+        self.runner = None
+        self.progress.hide()
+        self._set_running(False)
+
+    def _set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running and self.name is not None)
+        self.cancel_button.setEnabled(running)
+        self.copy_button.setEnabled(not running and bool(self._tables))
+        self.form.setEnabled(not running)
+
+    # -- drawing -----------------------------------------------------------------------------------
+    def _clear_results(self) -> None:
+        self._tables, self.plots, self.image_views = [], {}, []
+        self.empty = QLabel("Press Run to start the experiment: its table, curves and pictures "
+                            "appear here." if self.name is not None else
+                            "Choose an experiment (a lesson opens one here).")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.setStyleSheet("color: palette(mid);")
+        self.scroll.setWidget(self.empty)  # the old results widget is deleted with it
+        self.summary.setText("")
+        self.copy_button.setEnabled(False)
+
+    def _show(self, res) -> None:
+        self._clear_results()
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        self.summary.setText(res.summary)
+        for t in res.tables:
+            if t.title:
+                lay.addWidget(QLabel(f"<b>{t.title}</b>"))
+            w = self._table_widget(t)
+            lay.addWidget(w)
+            self._tables.append((t, w))
+        if res.curves:
+            grid = QGridLayout()
+            groups: dict[str, list] = {}
+            for c in res.curves:
+                groups.setdefault(c.plot, []).append(c)
+            for i, (plot, curves) in enumerate(groups.items()):
+                pw = self._plot_widget(plot, curves)
+                self.plots[plot] = pw
+                grid.addWidget(pw, i // 2, i % 2)
+            lay.addLayout(grid)
+        if res.images:
+            grid = QGridLayout()
+            for i, im in enumerate(res.images):
+                cell = QWidget()
+                cl = QVBoxLayout(cell)
+                cl.setContentsMargins(0, 0, 0, 0)
+                cap = QLabel(im.title)
+                cap.setWordWrap(True)
+                cl.addWidget(cap)
+                view = ImageGridView("")
+                view.set_array(_to_uint8(im.pixels))
+                view.setToolTip(im.title)
+                cl.addWidget(view, 1)
+                self.image_views.append(view)
+                grid.addWidget(cell, i // 2, i % 2)
+            lay.addLayout(grid)
+        lay.addStretch(1)
+        self.scroll.setWidget(page)
+        self.copy_button.setEnabled(bool(self._tables))
+
+    @staticmethod
+    def _table_widget(t) -> QTableWidget:
+        w = QTableWidget(len(t.rows), len(t.columns))
+        w.setHorizontalHeaderLabels([str(c) for c in t.columns])
+        w.verticalHeader().setVisible(False)
+        w.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for r, row in enumerate(t.rows):
+            for c, v in enumerate(row):
+                item = QTableWidgetItem(_cell_text(v))
+                if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
+                        v, bool):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)
+                w.setItem(r, c, item)
+        w.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        w.horizontalHeader().setStretchLastSection(True)
+        # tall enough for every row: the page scrolls, not each table
+        h = w.horizontalHeader().sizeHint().height() + 4
+        h += sum(w.rowHeight(r) for r in range(w.rowCount()))
+        w.setFixedHeight(h)
+        w.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        return w
+
+    @staticmethod
+    def _plot_widget(plot: str, curves: list) -> pg.PlotWidget:
+        pw = pg.PlotWidget(background="w")
+        pw.setMinimumHeight(240)
+        pw.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        p = pw.getPlotItem()
+        p.setMenuEnabled(False)
+        if plot != "main":
+            p.setTitle(plot)
+        p.setLabel("bottom", next((c.x_label for c in curves if c.x_label), ""))
+        p.setLabel("left", next((c.y_label for c in curves if c.y_label), ""))
+        p.setLogMode(x=any(getattr(c, "log_x", False) for c in curves),
+                     y=any(getattr(c, "log_y", False) for c in curves))
+        p.showGrid(x=True, y=True, alpha=0.2)
+        p.addLegend(offset=(-10, 10))
+        for i, c in enumerate(curves):
+            color = COLORS[i % len(COLORS)]
+            few = len(np.asarray(c.x)) <= 30  # few points: mark each one
+            p.plot(np.asarray(c.x, np.float64), np.asarray(c.y, np.float64), name=c.name,
+                   pen=pg.mkPen(color, width=2), symbol="o" if few else None, symbolSize=6,
+                   symbolBrush=color, symbolPen=color)
+        return pw
+
+    # -- export ------------------------------------------------------------------------------------
+    def table_text(self) -> str:
+        """Every result table, tab-separated: its title, the header, then the rows."""
+        blocks = []
+        for t, _w in self._tables:
+            lines = [t.title] if t.title else []
+            lines.append("\t".join(_copy_text(c) for c in t.columns))
+            lines += ["\t".join(_copy_text(v) for v in row) for row in t.rows]
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks) + ("\n" if blocks else "")
+
+    def copy_tables(self) -> None:
+        if self._tables:
+            QApplication.clipboard().setText(self.table_text())
