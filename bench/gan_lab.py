@@ -7,10 +7,14 @@ Run it from the repository root:
     python bench/gan_lab.py --quick         # speed + one seed, a quarter of the steps
     python bench/gan_lab.py --skip-modes    # speed only (--skip-speed: the table only)
     python bench/gan_lab.py --jobs 2 --json
+    python bench/gan_lab.py --skip-modes --against HEAD~3   # speed now vs. a commit, side by side
 
 Speed: `GanLab("grid25", "toy_gan").step_both(n)` (what the lab panel's worker runs while it
 plays) and `snapshot()` with its defaults (what it draws), in steps/s and ms, with one and with
-two intra-op threads (a small MLP gains nothing from more).
+two intra-op threads (a small MLP gains nothing from more). With --against REV the speed is
+taken in fresh processes, alternating this tree and REV's `workbench/` (exported with
+`git archive`, nothing in the repository changes) for --rounds rounds, so both see the same
+load; each line gives the median over the rounds.
 
 Mode table: each model trained with its registered defaults (config, batch size, step count)
 through `workbench.engine.trainer.Trainer`, exactly as `genworkbench train MODEL --dataset D`
@@ -28,12 +32,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 # (modes, high-quality share) to reach with toy_gan_stable, and PacGAN4's published numbers.
 TARGETS = {"ring8": (8, 0.97), "grid25": (25, 0.95)}
@@ -48,11 +56,14 @@ def speed(threads: int, seconds: float = 3.0) -> dict:
     torch.set_num_threads(threads)
     lab = GanLab("grid25", "toy_gan", seed=0)
     lab.step_both(50)  # warm-up
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         lab.step_both(50)
         n += 50
     steps_s = n / (time.perf_counter() - t0)
+    # Per second of CPU time too: what the process got of a core, so less sensitive to the
+    # other processes' load than the wall-clock rate (equal to it on an idle core).
+    steps_cpu_s = n / max(time.process_time() - c0, 1e-9)
     lab.snapshot()
     times = []
     for _ in range(20):
@@ -60,8 +71,39 @@ def speed(threads: int, seconds: float = 3.0) -> dict:
         lab.snapshot()
         times.append(time.perf_counter() - t)
     times.sort()
-    return {"threads": threads, "steps_per_s": steps_s, "batch": lab.batch_size,
+    return {"threads": threads, "steps_per_s": steps_s, "steps_per_cpu_s": steps_cpu_s,
+            "batch": lab.batch_size,
             "snapshot_ms_median": 1e3 * times[len(times) // 2], "snapshot_ms_max": 1e3 * times[-1]}
+
+
+def speed_side_by_side(rev: str, rounds: int, seconds: float,
+                       thread_counts: tuple[int, ...] = (1, 2)) -> list[dict]:
+    """Speed of this tree and of `rev`, each in a fresh process, alternating so that a load
+    that comes and goes hits both alike; per tree and thread count, the medians of the rounds."""
+    with tempfile.TemporaryDirectory(prefix="gan_lab_bench_") as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "workbench"],
+                                 capture_output=True, check=False)
+        if archive.returncode:
+            raise SystemExit(f"gan_lab.py: error: git archive {rev}: "
+                             f"{archive.stderr.decode().strip()}")
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        trees = {"this tree": str(ROOT), rev: tmp}
+        runs: dict[tuple[str, int], list[dict]] = {}
+        for _ in range(rounds):
+            for label, path in trees.items():
+                for threads in thread_counts:
+                    cmd = [sys.executable, __file__, "--speed-worker", path, "--threads",
+                           str(threads), "--seconds", str(seconds)]
+                    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                    runs.setdefault((label, threads), []).append(json.loads(res.stdout))
+    out = []
+    for (label, threads), rs in runs.items():
+        row = {"tree": label, "threads": threads, "batch": rs[0]["batch"], "rounds": len(rs)}
+        for key in ("steps_per_s", "steps_per_cpu_s", "snapshot_ms_median", "snapshot_ms_max"):
+            row[key] = statistics.median(r[key] for r in rs)
+        row["steps_per_s_all"] = [round(r["steps_per_s"], 1) for r in rs]
+        out.append(row)
+    return out
 
 
 def train_and_score(model: str, dataset: str, seed: int, steps_scale: float = 1.0) -> dict:
@@ -106,16 +148,46 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="training runs at a time")
     ap.add_argument("--models", default="toy_gan_stable,toy_gan")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--against", metavar="REV",
+                    help="speed of this tree and of git revision REV side by side")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds per tree with --against")
+    ap.add_argument("--seconds", type=float, default=3.0, help="stepping time per speed run")
+    ap.add_argument("--one-thread", action="store_true",
+                    help="speed with one intra-op thread only (the lab's worker uses one)")
+    # internal: one speed run of the workbench package under PATH, printed as JSON
+    ap.add_argument("--speed-worker", metavar="PATH", help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
+    if args.speed_worker:
+        sys.path.insert(0, args.speed_worker)  # before the first import of workbench
+        print(json.dumps(speed(args.threads, args.seconds)))
+        return 0
+    if args.against:
+        rows = speed_side_by_side(args.against, args.rounds, args.seconds,
+                                  (1,) if args.one_thread else (1, 2))
+        if args.json:
+            print(json.dumps({"load_avg": os.getloadavg()[0], "speed": rows}, indent=2))
+            return 0
+        print(f"toy_gan in the lab (grid25), headless, {args.rounds} alternating rounds of "
+              f"{args.seconds:g} s; load average {os.getloadavg()[0]:.2f} at the end")
+        for r in rows:
+            print(f"  {r['tree']:>10}, {r['threads']} thread(s): {r['steps_per_s']:6.0f} steps/s "
+                  f"(rounds: {r['steps_per_s_all']}), {r['steps_per_cpu_s']:.0f} per CPU s; "
+                  f"snapshot() {r['snapshot_ms_median']:.1f} ms median", flush=True)
+        if args.skip_modes:
+            return 0
+
     out: dict = {"load_avg_start": os.getloadavg()[0], "cpus": os.cpu_count()}
-    out["speed"] = [speed(1), speed(2)] if not args.skip_speed else []
+    threads = (1,) if args.one_thread else (1, 2)
+    out["speed"] = [speed(t, args.seconds) for t in threads] \
+        if not (args.skip_speed or args.against) else []
     if not args.json:
         print(f"machine: {out['cpus']} CPUs, load average {out['load_avg_start']:.2f} at start")
         print("toy_gan in the lab (grid25), headless", flush=True)
         for s in out["speed"]:
             print(f"  {s['threads']} thread(s): {s['steps_per_s']:7.0f} steps/s (batch "
-                  f"{s['batch']}, target ≥ 500); snapshot() {s['snapshot_ms_median']:.1f} ms "
+                  f"{s['batch']}, target ≥ 500; {s['steps_per_cpu_s']:.0f} per CPU s); snapshot() {s['snapshot_ms_median']:.1f} ms "
                   f"median, {s['snapshot_ms_max']:.1f} ms max (target ≤ ~15)", flush=True)
     if args.skip_modes:
         if args.json:

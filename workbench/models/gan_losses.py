@@ -36,9 +36,12 @@ def _as_fake(d: torch.Tensor, loss: str) -> torch.Tensor:
     return d  # wasserstein
 
 
-def discriminator_loss(d: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
-    """Mean over the batch of D's loss for outputs `d` whose targets are `target` (1 = real)."""
+def discriminator_loss(d: torch.Tensor, target, loss: str) -> torch.Tensor:
+    """Mean over the batch of D's loss for outputs `d` whose targets are `target` (1 = real):
+    a tensor of per-sample targets, or one number for the whole batch."""
     d = d.view(-1)
+    if not torch.is_tensor(target) and target in (0.0, 1.0):  # one term: fewer ops, same value
+        return (_as_real(d, loss) if target else _as_fake(d, loss)).mean()
     return (target * _as_real(d, loss) + (1.0 - target) * _as_fake(d, loss)).mean()
 
 
@@ -76,7 +79,12 @@ def input_gradients(critic, x: torch.Tensor) -> torch.Tensor:
     create_graph keeps the penalty differentiable, so it trains the critic.
     """
     x = x.detach().requires_grad_(True)
-    out = critic(x)
+    return output_gradients(critic(x), x)
+
+
+def output_gradients(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """∇ₓ of `out`'s sum for outputs already computed from a leaf x that requires grad, one
+    row per output (as input_gradients)."""
     (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
     return grad.reshape(out.shape[0], -1)
 
@@ -93,7 +101,17 @@ def r1_penalty(critic, real, gamma: float) -> torch.Tensor:
     return 0.5 * gamma * input_gradients(critic, real).pow(2).sum(1).mean()
 
 
+def r1_of(d_real: torch.Tensor, real: torch.Tensor, gamma: float) -> torch.Tensor:
+    """R1 from D's outputs `d_real` on `real` (a leaf that requires grad), computed already for
+    D's loss: the same value as r1_penalty without another pass through D."""
+    return 0.5 * gamma * output_gradients(d_real, real).pow(2).sum(1).mean()
+
+
+@torch.no_grad()
 def grad_norm(params) -> torch.Tensor:
     """The L2 norm of all the gradients of a player's parameters (0 when none flowed)."""
-    grads = [p.grad.detach().pow(2).sum() for p in params if p.grad is not None]
-    return torch.stack(grads).sum().sqrt() if grads else torch.zeros(())
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    # One foreach kernel for the per-tensor norms (cheaper than pow and sum per tensor).
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
