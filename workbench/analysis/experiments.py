@@ -40,6 +40,7 @@ class Curve:
     plot: str = "main"                # curves with the same plot name share one plot
     x_label: str = ""
     y_label: str = ""
+    log_y: bool = False               # a log y axis for the plot (values spanning decades)
     log_x: bool = False               # a log x axis for the plot (e.g. label counts 1…100)
 
 
@@ -167,3 +168,24 @@ _add("interpolations", "Interpolation: AE against VAE against pixels",
 
 # -- the GAN objectives: vanishing gradient, a winning discriminator, JS against Wasserstein, -----
 # -- fitting a Gaussian with different f-divergences ----------------------------------------------
+_add("generator_gradients", "Minimax against non-saturating G loss: the vanishing gradient",
+     "workbench.analysis.gan_objectives:generator_gradients",
+     {"steps": 300, "pretrain_d_steps": 50, "early_steps": 20, "batch_size": 64, "hidden": 128,
+      "latent_dim": 32, "g_optimizer": "sgd", "lr_g": 0.05, "lr_d": 2e-4, "samples": 36},
+     {"steps": 30, "pretrain_d_steps": 30, "early_steps": 10, "hidden": 64, "samples": 4})
+_add("strong_discriminator", "A discriminator that is too strong: JS saturates at log 2",
+     "workbench.analysis.gan_objectives:strong_discriminator",
+     {"steps": 200, "batch_size": 64, "hidden": 128, "latent_dim": 32, "loss": "minimax",
+      "lr_g": 2e-4, "lr_d": 2e-4, "strong_d_steps": 5, "strong_lr_d": 1e-3, "eval_every": 5,
+      "eval_batch": 256, "samples": 36},
+     {"steps": 30, "strong_d_steps": 3, "hidden": 64, "eval_batch": 128, "samples": 4})
+_add("js_vs_wasserstein", "JS against Wasserstein on two distributions that do not overlap",
+     "workbench.analysis.divergences:js_vs_wasserstein",
+     {"thetas": [-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0], "steps": 300, "batch_size": 256,
+      "hidden": 64, "lr": 1e-3, "gp_weight": 10.0},
+     {"thetas": [-1.0, 0.5], "steps": 150, "batch_size": 128, "hidden": 32})
+_add("f_divergence_fit", "f-divergences: one Gaussian fitted to a mixture (KL, reverse KL, JS, χ²)",
+     "workbench.analysis.divergences:f_divergence_fit",
+     {"separation": 4.0, "mode_std": 0.5, "weight_left": 0.6, "grid_points": 4001,
+      "grid_half_width": 20.0, "adam_steps": 100},
+     {"grid_points": 1601, "adam_steps": 40})
