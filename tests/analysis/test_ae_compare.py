@@ -176,3 +176,13 @@ def test_vae_loss_terms_draws_wider_codes_on_their_principal_axes():
                        quick=True)
     assert "PCA of the 4-D posterior means" in r.images[0].title
     assert all(im.pixels.shape == (96, 96, 3) for im in r.images[:3])
+
+
+def test_code_heatmap_is_bright_where_a_unit_is_active():
+    x = np.zeros((2, 1, 28, 28), np.float32)
+    codes = np.array([[1.0, 0.0, 0.5], [0.0, 2.0, -1.0]], np.float32)  # out of [0, 1] is clipped
+    img = AC.code_heatmap(x, codes, cell=6)
+    assert img.shape == (56, 28 + 4 + 18)
+    heat = img[:, 32:]
+    assert heat[5, 2] == 1.0 and heat[5, 8] == 0.0 and heat[5, 14] == 0.5  # digit 0's units
+    assert heat[40, 2] == 0.0 and heat[40, 8] == 1.0 and heat[40, 14] == 0.0

@@ -224,14 +224,15 @@ def legend_image(x, y, scale: int = 1) -> np.ndarray:
 
 
 def code_heatmap(x, codes, cell: int = 6) -> np.ndarray:
-    """Rows = images (the digit itself on the left), columns = code units; white 0 → black 1 for
-    sigmoid codes in [0, 1] (anything else clipped). Grey picture (H, W) in [0, 1]."""
+    """Rows = images (the digit itself on the left), columns = code units; black 0 → white 1 for
+    sigmoid codes in [0, 1] (anything else clipped), so a sparse code is a mostly dark row with
+    a few bright cells. Grey picture (H, W) in [0, 1], with a grey gap after the digits."""
     x = np.asarray(x, np.float32)
     c = np.clip(np.asarray(codes, np.float32), 0.0, 1.0)
     h = x.shape[-1]
-    heat = np.kron(1.0 - c, np.ones((h, cell), np.float32))   # (N·h, units·cell)
-    digits = 1.0 - x[:, 0].reshape(-1, h)                     # dark ink on white, like the heat
-    gap = np.ones((len(heat), 4), np.float32)
+    heat = np.kron(c, np.ones((h, cell), np.float32))         # (N·h, units·cell)
+    digits = x[:, 0].reshape(-1, h)                           # white ink on black, like the heat
+    gap = np.full((len(heat), 4), 0.5, np.float32)
     return np.concatenate([digits, gap, heat], axis=1)
 
 
@@ -396,7 +397,7 @@ def sparse_codes(params: dict, ctx: Context) -> Result:
                             "histogram", "activation", "share of all activations"))
         curves.append(Curve(r.label, r.curve_steps, r.curves["recon"], "validation",
                             "step", "validation reconstruction loss (nats per image)"))
-        images.append(Image(f"{r.label}: codes of {n_codes} validation digits (rows; dark = "
+        images.append(Image(f"{r.label}: codes of {n_codes} validation digits (rows; bright = "
                             f"active, {codes.shape[1]} units)", code_heatmap(x_val[show],
                                                                               codes[show])))
     s, p = values["sparse.active_share"], values["plain.active_share"]
