@@ -115,3 +115,20 @@ def test_classroom_mode_shows_only_the_lessons_config_fields(make_window, qtbot)
     assert 'fields = ["beta", "lr"]' in path.read_text()
     w.lessons.act_classroom.setChecked(False)
     assert layout.isRowVisible(form.widget("weight_decay"))
+
+
+def test_an_experiment_lesson_runs_its_experiment_and_the_next_one_replaces_it(make_window,
+                                                                               qtbot):
+    w = make_window()
+    assert w.open_lesson("semi-supervised", confirm=False)
+    view = w.experiments
+    assert w.center_tabs.currentWidget() is w.view_pages["experiment"]
+    assert view.name == "semi_supervised" and view.running
+    assert w.experiment_combo.currentData() == "semi_supervised"
+    assert w.open_lesson("f-divergences", confirm=False)  # cancels the first, starts its own
+    assert view.name == "f_divergence_fit" and view.running
+    view.shutdown()
+    qtbot.waitUntil(lambda: not view.running, timeout=30_000)
+    # the tab's own picker
+    w.experiment_combo.setCurrentIndex(w.experiment_combo.findData("pca_vs_linear_ae"))
+    assert view.name == "pca_vs_linear_ae" and not view.running

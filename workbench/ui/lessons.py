@@ -392,10 +392,9 @@ class LessonController:
             if lesson.dirac is not None:
                 self._apply_dirac(lesson.dirac)
             if lesson.experiment is not None:
-                view = w.experiments_view()
-                view.set_experiment(lesson.experiment["name"], lesson.experiment["params"])
+                w.choose_experiment(lesson.experiment["name"], lesson.experiment["params"])
                 if lesson.experiment.get("run", True):
-                    view.run()
+                    w.experiments.run()
         except WorkbenchError as e:
             QMessageBox.warning(w, "Cannot open the lesson", f"{lesson.label}: {e}")
             return False

@@ -1100,10 +1100,38 @@ class MainWindow(QMainWindow):
         return self.metrics_panel
 
     def _make_experiments(self) -> QWidget:
+        from workbench.analysis.experiments import list_experiments
         from workbench.ui.panels.experiment_view import ExperimentView
 
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.setContentsMargins(4, 4, 4, 0)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Experiment"))
+        self.experiment_combo = combo = QComboBox()
+        combo.setToolTip("Small, self-contained studies that end in a table and a picture; "
+                         "the lessons open them with their own settings.")
+        for info in list_experiments():
+            combo.addItem(info.title, info.name)
+        row.addWidget(combo, 1)
+        lay.addLayout(row)
         self.experiments = ExperimentView()
-        return self.experiments
+        lay.addWidget(self.experiments, 1)
+        combo.currentIndexChanged.connect(lambda _i: self.choose_experiment(combo.currentData()))
+        if combo.count():
+            self.experiments.set_experiment(combo.currentData())
+        return page
+
+    def choose_experiment(self, name: str, params: dict | None = None) -> None:
+        """Show experiment `name` in the Experiments tab (a running one is cancelled first)."""
+        view = self.experiments_view()
+        if view.running:
+            view.shutdown()
+        view.set_experiment(name, params)
+        combo = self.experiment_combo
+        combo.blockSignals(True)
+        combo.setCurrentIndex(combo.findData(name))
+        combo.blockSignals(False)
 
     def experiments_view(self):
         """The Experiments tab's view (built now if it was not yet)."""

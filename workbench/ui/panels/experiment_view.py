@@ -62,6 +62,10 @@ class ExperimentRunner(QThread):
     def cancel(self) -> None:
         self._stop.set()
 
+    @property
+    def cancelling(self) -> bool:
+        return self._stop.is_set()
+
     def _report(self, fraction: float, text: str = "") -> None:
         # throttled at the source; the last report (fraction 1) always goes through
         now = time.monotonic()
@@ -135,7 +139,7 @@ class ParamForm(QWidget):
                 w.setRange(0.0, 1e6)
                 return w
             w = QDoubleSpinBox()
-            w.setDecimals(4)
+            w.setDecimals(6)
             w.setRange(-1e9, 1e9)
             w.setSingleStep(10 ** np.floor(np.log10(abs(default))) / 10 if default else 0.1)
             return w
@@ -203,6 +207,9 @@ def _to_uint8(pixels) -> np.ndarray:
 
 
 class ExperimentView(QWidget):
+    """`set_experiment(name, params)`, then Run (or `run()`). Call `shutdown()` before the view
+    is destroyed: it cancels a running experiment and joins its thread."""
+
     finished = Signal(object)  # the Result
     failed = Signal(str)  # a message for the user
     cancelled = Signal()
@@ -318,31 +325,48 @@ class ExperimentView(QWidget):
         """Stop a running experiment and wait for its thread (call before the window goes)."""
         r = self.runner
         if r is not None:
+            # Detach it first: nothing it still emits may land on the next experiment's view.
+            r.blockSignals(True)
             r.cancel()
-            r.wait(timeout_ms)
+            if r.wait(timeout_ms):
+                self._on_runner_finished()
+                self.summary.setText("Cancelled.")
 
     def closeEvent(self, event):
         self.shutdown()
         super().closeEvent(event)
 
     def _on_progress(self, fraction: float, text: str) -> None:
+        if self._stale_sender():
+            return
         self.progress.setValue(round(min(max(fraction, 0.0), 1.0) * PROGRESS_STEPS))
-        if self.runner is not None and not self.runner._stop.is_set():
+        if self.runner is not None and not self.runner.cancelling:
             # QProgressBar reads % as a placeholder
             self.progress.setFormat(text.replace("%", "%%") if text else "%p%")
 
     def _on_done(self, res) -> None:
+        if self._stale_sender():
+            return
         self.result = res
         self._show(res)
         self.finished.emit(res)
 
     def _on_failed(self, message: str) -> None:
+        if self._stale_sender():
+            return
         self.summary.setText(f"The experiment failed: {message}")
         self.failed.emit(message)
 
     def _on_cancelled(self) -> None:
+        if self._stale_sender():
+            return
         self.summary.setText("Cancelled.")
         self.cancelled.emit()
+
+    def _stale_sender(self) -> bool:
+        """A signal queued by a runner that has since been replaced (see shutdown)."""
+        sender = self.sender()
+        return isinstance(sender, ExperimentRunner) and sender is not self.runner
 
     def _on_runner_finished(self) -> None:
         if self.runner is not None:
@@ -448,6 +472,8 @@ class ExperimentView(QWidget):
         p.setLogMode(x=any(getattr(c, "log_x", False) for c in curves),
                      y=any(getattr(c, "log_y", False) for c in curves))
         p.showGrid(x=True, y=True, alpha=0.2)
+        for axis in ("left", "bottom"):
+            p.getAxis(axis).enableAutoSIPrefix(False)  # accuracies stay 0.8, not 800 (×0.001)
         p.addLegend(offset=(-10, 10))
         for i, c in enumerate(curves):
             color = COLORS[i % len(COLORS)]
