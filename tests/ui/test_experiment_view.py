@@ -88,7 +88,7 @@ def test_log_x_curves_get_a_log_axis(qtbot, view):
     with qtbot.waitSignal(view.finished, timeout=120_000):
         view.run()
     qtbot.waitUntil(lambda: view.runner is None, timeout=10_000)
-    plot = view.plots["accuracy"].getPlotItem()
+    (plot,) = [p.getPlotItem() for p in view.plots.values()]
     assert plot.ctrl.logXCheck.isChecked() and not plot.ctrl.logYCheck.isChecked()
     assert len(plot.listDataItems()) == 2
     assert view._tables[0][1].rowCount() == 2
@@ -129,3 +129,15 @@ def test_shutdown_joins_a_running_experiment(qtbot, view):
     qtbot.waitUntil(lambda: view.progress.value() >= 0 and runner.isRunning(), timeout=10_000)
     view.shutdown()
     assert not runner.isRunning()
+
+
+def test_every_registered_experiment_round_trips_through_the_form(view):
+    """Whatever the defaults' types (lists of lists, strings, small rates), the form gives back
+    exactly the defaults, so Run with an untouched form runs the registered experiment."""
+    from workbench.analysis.experiments import list_experiments
+
+    infos = list_experiments()
+    assert {"pca_vs_linear_ae", "semi_supervised"} <= {i.name for i in infos}
+    for info in infos:
+        view.set_experiment(info.name)
+        assert view.form.values() == info.defaults, info.name

@@ -178,10 +178,11 @@ def pca_vs_linear_ae(params: dict, ctx: Context) -> Result:
         "Reconstruction and orthogonality")
     idx = np.arange(1, k + 1, dtype=np.float64)
     curves = [
-        Curve("principal angle", idx, angles.astype(np.float64), "angles",
+        Curve("principal angle", idx, angles.astype(np.float64), "Principal angles",
               "angle number (ascending)", "angle (degrees)"),
         Curve("largest principal angle", np.asarray(trace_steps, np.float64),
-              np.asarray(trace_angle), "training", "training step", "angle (degrees)"),
+              np.asarray(trace_angle), "Largest principal angle during training",
+              "training step", "angle (degrees)"),
     ]
     images = [
         Image(f"Top {k} PCA components (mid grey = 0)", _tiles(v.T.numpy())),
@@ -343,9 +344,10 @@ def semi_supervised(params: dict, ctx: Context) -> Result:
                   f"Validation accuracy of logistic regression ({len(yv)} images; mean and "
                   f"standard deviation over {draws} draws of the labelled set)")
     cx = np.asarray(counts, np.float64)
-    curves = [Curve("raw pixels", cx, mean["pixels"], "accuracy", "labels per class",
+    plot = "Validation accuracy against labels per class"
+    curves = [Curve("raw pixels", cx, mean["pixels"], plot, "labels per class",
                     "validation accuracy", log_x=True),
-              Curve(f"{name} codes (standardised)", cx, mean["ae"], "accuracy",
+              Curve(f"{name} codes (standardised)", cx, mean["ae"], plot,
                     "labels per class", "validation accuracy", log_x=True)]
     per_class_examples = np.stack([x[p[0]].numpy() for p in per_class])
     with torch.no_grad():
