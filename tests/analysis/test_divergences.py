@@ -79,17 +79,18 @@ def test_js_vs_wasserstein_quick_estimates():
     assert [row[0] for row in rows] == [-1.0, 0.5]
     for th, js_exact, js, w_exact, w, _, djs, dw_exact, dw in rows:
         assert js_exact == pytest.approx(math.log(2)) and w_exact == abs(th)
-        assert js > 0.5                      # D separates the segments: flat near log 2
+        assert js > 0.6                      # D separates the segments: flat near log 2
         assert w == pytest.approx(abs(th), abs=0.15)
         assert np.sign(dw) == np.sign(th) and abs(dw) > 0.7
-        assert abs(djs) < 0.5 * abs(dw)      # the JS gives (almost) no direction
+        assert abs(djs) < 0.1                # the JS gives (almost) no direction
     names = {c.name for c in r.curves}
     assert {"JS exact", "W1 exact = |θ|", "JS estimate (trained D)"} <= names
     assert "+∞" in r.tables[0].title and "KL" in r.summary
 
 
 def test_f_divergence_fit_diagonal_and_modes():
-    r = run_experiment("f_divergence_fit", quick=True)
+    r = run_experiment("f_divergence_fit", {"variational_steps": 0}, quick=True)
+    assert len(r.tables) == 1
     t = r.tables[0]
     m = np.array([row[3:] for row in t.rows], dtype=float)
     for j in range(m.shape[1]):       # each column's minimum is on the diagonal
@@ -126,3 +127,29 @@ def test_cancel(name):
 
     with pytest.raises(Cancelled):
         run_experiment(name, quick=True, should_stop=stop)
+
+
+@pytest.mark.parametrize("name", D.DIVERGENCES)
+def test_variational_bound_is_tight_at_the_optimal_critic(name):
+    """E_P g_f(V*) − E_Q f*(g_f(V*)) = D_f(P‖Q) for the critic V* with g_f(V*) = f'(p/q)."""
+    lp, lq = gauss(0.0, 1.0), gauss(0.7, 1.3)
+    log_u = lp - lq
+    v_star = {"kl": 1 + log_u, "reverse_kl": log_u, "js": log_u,
+              "pearson": 2 * (log_u.exp() - 1)}[name]
+    a, b = D.variational_terms(name, v_star)
+    bound = DX * ((lp.exp() * a).sum() - (lq.exp() * b).sum())
+    assert float(bound) == pytest.approx(float(D.f_divergence(name, lp, lq, DX)), rel=1e-6)
+    # any other critic gives less
+    a, b = D.variational_terms(name, 0.5 * v_star)
+    assert float(DX * ((lp.exp() * a).sum() - (lq.exp() * b).sum())) < float(bound)
+
+
+def test_f_divergence_fit_from_samples_quick():
+    r = run_experiment("f_divergence_fit", {"variational_steps": 120}, quick=True)
+    assert len(r.tables) == 2 and len(r.tables[1].rows) == 4
+    v = r.values
+    # forward KL from samples lands near the exact (moment-matching) fit
+    assert v["kl_vmu"] == pytest.approx(-0.4, abs=0.3)
+    assert 1.2 < v["kl_vsigma"] < 3.0
+    assert all(math.isfinite(v[f"{t}_vbound"]) for t in D.DIVERGENCES)
+    assert "f-GAN" in r.summary

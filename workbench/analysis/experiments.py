@@ -183,9 +183,9 @@ _add("js_vs_wasserstein", "JS against Wasserstein on two distributions that do n
      "workbench.analysis.divergences:js_vs_wasserstein",
      {"thetas": [-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0], "steps": 300, "batch_size": 256,
       "hidden": 64, "lr": 1e-3, "gp_weight": 10.0},
-     {"thetas": [-1.0, 0.5], "steps": 150, "batch_size": 128, "hidden": 32})
+     {"thetas": [-1.0, 0.5], "steps": 150, "batch_size": 128, "lr": 2e-3})
 _add("f_divergence_fit", "f-divergences: one Gaussian fitted to a mixture (KL, reverse KL, JS, χ²)",
      "workbench.analysis.divergences:f_divergence_fit",
      {"separation": 4.0, "mode_std": 0.5, "weight_left": 0.6, "grid_points": 4001,
-      "grid_half_width": 20.0, "adam_steps": 100},
-     {"grid_points": 1601, "adam_steps": 40})
+      "grid_half_width": 20.0, "adam_steps": 100, "variational_steps": 1000},
+     {"grid_points": 1601, "adam_steps": 40, "variational_steps": 100})
