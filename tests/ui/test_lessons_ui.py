@@ -38,7 +38,7 @@ def test_lab_lessons_set_the_recipe_and_do_not_leak_into_each_other(make_window,
     assert w.open_lesson("minibatch-discrimination", confirm=False)
     assert w.center_tabs.currentWidget() is w.lab_page
     lab = w.gan_lab
-    qtbot.waitUntil(lambda: lab.config is not None and lab.config.mbd_kernels == 16,
+    qtbot.waitUntil(lambda: lab.config is not None and lab.config.mbd_kernels == 8,
                     timeout=20_000)
     qtbot.waitUntil(lambda: lab.last_state.get("playing"), timeout=20_000)
     assert w.open_lesson("mode-collapse", confirm=False)

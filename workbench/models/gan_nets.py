@@ -77,14 +77,14 @@ class MinibatchDiscrimination(nn.Module):
     def forward(self, h: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         """`ref`: features of a reference batch; each row of h is then scored as one more
         member of that batch (its closeness to the batch's rows), at O(N·M), not O(N²)."""
-        m = (h @ self.T).view(-1, self.kernels, self.kernel_dim)          # N×B×C
+        # L1 distances per kernel with cdist (B×N×N): half the time of broadcasting N×N×B×C
+        m = (h @ self.T).view(-1, self.kernels, self.kernel_dim).transpose(0, 1)   # B×N×C
         if ref is not None:
-            r = (ref @ self.T).view(-1, self.kernels, self.kernel_dim)    # M×B×C
-            o = torch.exp(-(m.unsqueeze(1) - r.unsqueeze(0)).abs().sum(3)).sum(1)
+            r = (ref @ self.T).view(-1, self.kernels, self.kernel_dim).transpose(0, 1)
+            o = torch.exp(-torch.cdist(m, r, p=1)).sum(2).T                        # N×B
             return torch.cat([h, o], dim=1)
-        l1 = (m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(3)                # N×N×B
         # exp(0) = 1 on the diagonal is each sample's similarity to itself: leave it out.
-        o = torch.exp(-l1).sum(1) - 1.0                                    # N×B
+        o = torch.exp(-torch.cdist(m, m, p=1)).sum(2).T - 1.0                      # N×B
         return torch.cat([h, o], dim=1)
 
 
