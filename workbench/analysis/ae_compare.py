@@ -600,6 +600,9 @@ def interpolations(params: dict, ctx: Context) -> Result:
         curves.append(Curve(k, t, d.mean(0), "distance", "position along the path t",
                             "MSE per pixel to the nearest real training digit"))
     closest = min(kinds, key=lambda k: values[f"{k}.nearest_real"])
+    ae, vae = values["AE.nearest_real"], values["VAE.nearest_real"]
+    if abs(ae - vae) < 0.05 * max(ae, vae):  # a tie at this training length: say so
+        closest = "AE and VAE alike (within 5 %)"
     summary = (
         "Classifier confidence (mean max-probability) on the in-between images: "
         + ", ".join(f"{k} {values[f'{k}.mean_max_prob']:.3f}" for k in kinds)
