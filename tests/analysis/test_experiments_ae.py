@@ -47,6 +47,8 @@ def test_linear_ae_finds_the_pca_subspace_in_a_skewed_basis(pca_result):
     assert trace.y[0] > 45.0 and trace.y[-1] < 10.0  # random start, then it converges
     recon, angle_table = res.tables
     assert len(angle_table.rows) == k and len(recon.rows) == 2
+    along = [row[4] for row in angle_table.rows]  # data variance along each decoder column
+    assert all(0 < a <= angle_table.rows[0][2] + 1e-9 for a in along)  # none beats PCA's first
     tiles_pca, tiles_ae, gram_pca, gram_ae = res.images
     assert tiles_pca.pixels.shape == tiles_ae.pixels.shape == (32, 2 + 30 * k)
     assert gram_pca.pixels.shape == gram_ae.pixels.shape == (k, k)
