@@ -14,7 +14,8 @@ from workbench.models import gan_losses as L
 from workbench.models.gan_nets import FakeReplay, MinibatchDiscrimination, augment
 
 SMALL = DataSpec(shape=(1, 8, 8), num_classes=3, kind="image")
-TINY = dict(latent_dim=4, hidden=(16,), channels=(4, 8))
+# Tiny players with a plain D: gan_mlp's default minibatch std-dev is switched on where tested.
+TINY = dict(latent_dim=4, hidden=(16,), channels=(4, 8), minibatch_std=False)
 GANS = [n for n in list_models() if n in {"gan_mlp", "dcgan", "cgan", "wgan", "wgan_gp", "infogan"}]
 
 
