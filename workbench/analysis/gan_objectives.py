@@ -142,9 +142,10 @@ def generator_gradients(params: dict, ctx):
 
     p = np.concatenate([np.logspace(-4, -1, 60), np.linspace(0.1, 0.9, 41)[1:-1],
                         1 - np.logspace(-1, -4, 60)])
-    curves = [Curve(f"{LOSS_LABELS[loss]}: |∂loss/∂logit|", p,
-                    generator_logit_gradient(loss, p), "closed form: gradient on D's logit",
-                    "D(G(z))", "|∂ loss_G / ∂ logit|", log_y=True) for loss in losses]
+    closed = {"minimax": "minimax: D(G(z))", "non_saturating": "non-saturating: 1 − D(G(z))"}
+    curves = [Curve(closed[loss], p, generator_logit_gradient(loss, p),
+                    "closed form: gradient on D's logit", "D(G(z))", "|∂ loss_G / ∂ logit|",
+                    log_y=True) for loss in losses]
     for loss in losses:
         rec = runs[loss]
         s = np.arange(len(rec["grad_g"]), dtype=float)
