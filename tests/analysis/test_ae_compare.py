@@ -139,7 +139,7 @@ def test_legend_shows_one_digit_per_class_in_its_colour():
     ("sparse_codes", {"threshold": 1.5}, "threshold"),
     ("vae_loss_terms", {"extent": "wide"}, "extent"),
     ("interpolations", {"pairs": [[1, 12]]}, "digits 0..9"),
-    ("interpolations", {"steps": 0}, "steps must be at least 1"),
+    ("interpolations", {"steps": 0}, r"'steps' must be in \[1, ∞\]"),
 ])
 def test_bad_parameters_are_config_errors(name, params, match):
     with pytest.raises(ConfigError, match=match):

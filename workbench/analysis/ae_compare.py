@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from workbench.analysis.experiments import Context, Curve, Image, Result, Table
+from workbench.analysis.experiments import Context, Curve, Image, Result, Table, int_param
 from workbench.core.errors import ConfigError
 
 # The latent scatter panel's colours (matplotlib's tab10), so digit k has one colour everywhere.
@@ -48,18 +48,6 @@ class Trained:
     @property
     def parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
-
-
-def _int(params: dict, key: str, lo: int, hi: int | None = None) -> int:
-    v = params[key]
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) and not (
-            isinstance(v, float) and v.is_integer()):
-        raise ConfigError(f"{key} must be a whole number, got {v!r}")
-    v = int(v)
-    if v < lo or (hi is not None and v > hi):
-        raise ConfigError(f"{key} must be in {lo}..{hi}, got {v}" if hi is not None
-                          else f"{key} must be at least {lo}, got {v}")
-    return v
 
 
 def _load_data(ctx: Context):
@@ -296,13 +284,13 @@ def compare_reconstructions(params: dict, ctx: Context) -> Result:
         raise ConfigError("models must name at least one autoencoder, e.g. ae_mlp, ae_conv")
     for m in models:
         _autoencoder(m)
-    steps = _int(params, "steps", 1)
-    batch = _int(params, "batch_size", 1, 4096)
-    n_show = _int(params, "n_show", 1, 64)
-    eval_every = _int(params, "eval_every", 1)
+    steps = int_param(params, "steps", 1)
+    batch = int_param(params, "batch_size", 1, 4096)
+    n_show = int_param(params, "n_show", 1, 64)
+    eval_every = int_param(params, "eval_every", 1)
     latent = params["latent_dim"]
     if latent is not None:
-        latent = _int(params, "latent_dim", 1, 1024)
+        latent = int_param(params, "latent_dim", 1, 1024)
     data, _ = _load_data(ctx)
     runs = []
     for i, m in enumerate(models):
@@ -356,10 +344,10 @@ def sparse_codes(params: dict, ctx: Context) -> Result:
     of activations, and a heat map of the codes of a few validation digits."""
     from workbench.analysis.latent import LatentProbe
 
-    steps = _int(params, "steps", 1)
-    batch = _int(params, "batch_size", 1, 4096)
-    n_codes = _int(params, "n_codes", 1, 100)
-    eval_every = _int(params, "eval_every", 1)
+    steps = int_param(params, "steps", 1)
+    batch = int_param(params, "batch_size", 1, 4096)
+    n_codes = int_param(params, "n_codes", 1, 100)
+    eval_every = int_param(params, "eval_every", 1)
     lam = float(params["sparsity_weight"])
     thr = float(params["threshold"])
     if not lam > 0:
@@ -429,11 +417,11 @@ def vae_loss_terms(params: dict, ctx: Context) -> Result:
     the reconstructions, and a table of reconstruction error, KL and the spread of the codes."""
     from workbench.analysis.latent import LatentProbe, project_2d
 
-    steps = _int(params, "steps", 1)
-    batch = _int(params, "batch_size", 1, 4096)
-    size = _int(params, "size", 64, 2048)
-    eval_every = _int(params, "eval_every", 1)
-    latent = _int(params, "latent_dim", 2, 64)  # 2: the pictures are the codes themselves
+    steps = int_param(params, "steps", 1)
+    batch = int_param(params, "batch_size", 1, 4096)
+    size = int_param(params, "size", 64, 2048)
+    eval_every = int_param(params, "eval_every", 1)
+    latent = int_param(params, "latent_dim", 2, 64)  # 2: the pictures are the codes themselves
     extent_mode = params["extent"]
     if extent_mode not in ("per_panel", "shared"):
         raise ConfigError(f"extent must be 'per_panel' or 'shared', got {extent_mode!r}")
@@ -539,11 +527,11 @@ def interpolations(params: dict, ctx: Context) -> Result:
     from workbench.analysis.latent import LatentProbe, interpolate
     from workbench.analysis.metrics import predict
 
-    steps = _int(params, "steps", 1)
-    batch = _int(params, "batch_size", 1, 4096)
-    latent = _int(params, "latent_dim", 1, 1024)
-    n = _int(params, "n", 3, 32)
-    eval_every = _int(params, "eval_every", 1)
+    steps = int_param(params, "steps", 1)
+    batch = int_param(params, "batch_size", 1, 4096)
+    latent = int_param(params, "latent_dim", 1, 1024)
+    n = int_param(params, "n", 3, 32)
+    eval_every = int_param(params, "eval_every", 1)
     pairs = _pairs(params["pairs"])
     data, _ = _load_data(ctx)
     runs = [train_brief(name, data, steps, ctx, batch_size=batch, eval_every=eval_every,

@@ -18,33 +18,19 @@ import math
 import numpy as np
 import torch
 
-from workbench.analysis.experiments import Context, Curve, Image, Result, Table
+from workbench.analysis.experiments import (
+    Context,
+    Curve,
+    Image,
+    Result,
+    Table,
+    float_param,
+    int_param,
+)
 from workbench.core.errors import ConfigError, WorkbenchError
 
 
 # == shared helpers ================================================================================
-def _int_param(params: dict, name: str, lo: int, hi: int) -> int:
-    v = params[name]
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) and not (
-            isinstance(v, float) and v.is_integer()):
-        raise ConfigError(f"{name} must be a whole number, got {v!r}")
-    if not lo <= int(v) <= hi:
-        raise ConfigError(f"{name} must be in {lo}..{hi}, got {v}")
-    return int(v)
-
-
-def _float_param(params: dict, name: str, lo: float, hi: float, lo_included=False) -> float:
-    v = params[name]
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, got {v!r}") from None
-    if not (math.isfinite(f) and (lo <= f if lo_included else lo < f) and f <= hi):
-        raise ConfigError(f"{name} must be in {'[' if lo_included else '('}{lo:g}, {hi:g}], "
-                          f"got {v}")
-    return f
-
-
 def _seeded_model(name: str, spec, seed: int, device: str = "cpu", **overrides):
     """A registered model on `device` with its initial weights drawn from `seed`, leaving the
     global torch RNG as it was (the experiment may run in a GUI worker beside other torch work)."""
@@ -103,13 +89,13 @@ def pca_vs_linear_ae(params: dict, ctx: Context) -> Result:
     from workbench.analysis.pca import fit_pca, linear_decoder_basis, principal_angles
     from workbench.data import load_dataset
 
-    k = _int_param(params, "k", 1, 64)
-    steps = _int_param(params, "steps", 1, 1_000_000)
-    lr = _float_param(params, "lr", 0.0, 1.0)
+    k = int_param(params, "k", 1, 64)
+    steps = int_param(params, "steps", 1, 1_000_000)
+    lr = float_param(params, "lr", 0.0, 1.0, open_lo=True)
     ctx.progress(0.0, "Loading mnist5k and fitting PCA…")
     data = load_dataset("mnist5k")
     x = data.x_train.flatten(1)
-    bs = min(_int_param(params, "batch_size", 1, 100_000), len(x))
+    bs = min(int_param(params, "batch_size", 1, 100_000), len(x))
     xv = data.x_val.flatten(1)
     pca = fit_pca(x, k)
     ctx.check()
@@ -287,12 +273,12 @@ def semi_supervised(params: dict, ctx: Context) -> Result:
     if not callable(getattr(cls, "encode", None)) or cls.conditional:
         raise ConfigError(f"{name} cannot encode an image without its label: the features must "
                           "come from an unconditional autoencoder (ae_conv, ae_mlp, vae_mlp…)")
-    latent = _int_param(params, "latent_dim", 1, 1024)
-    steps = _int_param(params, "steps", 1, 1_000_000)
-    bs = _int_param(params, "batch_size", 1, 100_000)
-    draws = _int_param(params, "draws", 1, 100)
+    latent = int_param(params, "latent_dim", 1, 1024)
+    steps = int_param(params, "steps", 1, 1_000_000)
+    bs = int_param(params, "batch_size", 1, 100_000)
+    draws = int_param(params, "draws", 1, 100)
     counts = _counts(params["labels_per_class"])
-    l2 = _float_param(params, "l2", 0.0, 1e6, lo_included=True)
+    l2 = float_param(params, "l2", 0.0, 1e6)
 
     ctx.progress(0.0, "Loading mnist5k…")
     data = load_dataset("mnist5k")

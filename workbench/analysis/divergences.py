@@ -21,60 +21,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from workbench.analysis.experiments import (  # noqa: F401  (gan_objectives imports them here)
+    choice_param,
+    float_param,
+    floats_param,
+    int_param,
+)
 from workbench.core.errors import ConfigError
 
 LOG2 = math.log(2.0)
 
-# -- parameter checks (shared with gan_objectives) ---------------------------------------------
 
-
-def int_param(params: dict, key: str, lo: int = 1, hi: int | None = None) -> int:
-    v = params[key]
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) and not (
-            isinstance(v, float) and v.is_integer()):
-        raise ConfigError(f"parameter {key!r} must be a whole number, not {v!r}")
-    v = int(v)
-    if v < lo or (hi is not None and v > hi):
-        raise ConfigError(f"parameter {key!r} must be in [{lo}, {hi if hi is not None else '∞'}]"
-                          f", not {v}")
-    return v
-
-
-def float_param(params: dict, key: str, lo: float | None = None, hi: float | None = None,
-                open_lo: bool = False) -> float:
-    v = params[key]
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        raise ConfigError(f"parameter {key!r} must be a number, not {params[key]!r}") from None
-    if not math.isfinite(v) or (lo is not None and (v <= lo if open_lo else v < lo)) or (
-            hi is not None and v > hi):
-        lo_s = "" if lo is None else f"{'>' if open_lo else '≥'} {lo}"
-        hi_s = "" if hi is None else f"≤ {hi}"
-        raise ConfigError(f"parameter {key!r} must be finite and {' and '.join(filter(None, (lo_s, hi_s)))}"
-                          f", not {params[key]!r}")
-    return v
-
-
-def choice_param(params: dict, key: str, choices: Sequence[str]) -> str:
-    v = params[key]
-    if v not in choices:
-        raise ConfigError(f"parameter {key!r} must be one of {', '.join(choices)}, not {v!r}")
-    return v
-
-
-def floats_param(params: dict, key: str) -> list[float]:
-    v = params[key]
-    if isinstance(v, str):
-        v = [s for s in v.replace(",", " ").split() if s]
-    try:
-        out = [float(t) for t in v]
-    except (TypeError, ValueError):
-        raise ConfigError(f"parameter {key!r} must be a list of numbers, not {params[key]!r}") \
-            from None
-    if not out or not all(math.isfinite(t) for t in out):
-        raise ConfigError(f"parameter {key!r} must be a non-empty list of finite numbers")
-    return out
 
 
 def device_of(ctx) -> torch.device:
