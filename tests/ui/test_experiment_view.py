@@ -112,9 +112,9 @@ def test_a_refused_parameter_fails_with_its_message(qtbot, view):
     view.form.widget("k").setValue(0)
     with qtbot.waitSignal(view.failed, timeout=60_000) as sig:
         view.run()
-    assert "k must be in 1..64" in sig.args[0]
+    assert "'k' must be in [1, 64]" in sig.args[0]
     qtbot.waitUntil(lambda: view.runner is None, timeout=10_000)
-    assert "k must be in" in view.summary.text()
+    assert "'k' must be in" in view.summary.text()
     view.set_experiment("semi_supervised")
     view.form.widget("labels_per_class").setText("[1, 3")
     with qtbot.waitSignal(view.failed, timeout=5_000) as sig:
