@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QDoubleSpinBox,
-    QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -107,22 +106,30 @@ class ParamForm(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._layout = QFormLayout(self)
+        # label/field pairs in COLUMNS columns: the results below keep most of the height
+        self._layout = QGridLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._widgets: dict[str, QWidget] = {}
         self._defaults: dict = {}
 
+    COLUMNS = 3
+
     def set_params(self, defaults: dict, values: dict | None = None) -> None:
-        while self._layout.rowCount():
-            self._layout.removeRow(0)
+        while self._layout.count():
+            item = self._layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
         self._widgets, self._defaults = {}, dict(defaults)
         values = {**defaults, **(values or {})}
-        for name, default in defaults.items():
+        for i, (name, default) in enumerate(defaults.items()):
             w = self._make(default)
             w.setObjectName(f"param_{name}")
             w.setToolTip(f"default: {json.dumps(default)}")
             self._widgets[name] = w
-            self._layout.addRow(name.replace("_", " "), w)
+            row, col = divmod(i, self.COLUMNS)
+            self._layout.addWidget(QLabel(name.replace("_", " ")), row, 2 * col)
+            self._layout.addWidget(w, row, 2 * col + 1)
+            self._layout.setColumnStretch(2 * col + 1, 1)
             self._set(w, values[name])
 
     @staticmethod
@@ -399,22 +406,7 @@ class ExperimentView(QWidget):
         page = QWidget()
         lay = QVBoxLayout(page)
         self.summary.setText(res.summary)
-        for t in res.tables:
-            if t.title:
-                lay.addWidget(QLabel(f"<b>{t.title}</b>"))
-            w = self._table_widget(t)
-            lay.addWidget(w)
-            self._tables.append((t, w))
-        if res.curves:
-            grid = QGridLayout()
-            groups: dict[str, list] = {}
-            for c in res.curves:
-                groups.setdefault(c.plot, []).append(c)
-            for i, (plot, curves) in enumerate(groups.items()):
-                pw = self._plot_widget(plot, curves)
-                self.plots[plot] = pw
-                grid.addWidget(pw, i // 2, i % 2)
-            lay.addLayout(grid)
+        # the pictures first (what the lesson is about), then the curves, then the numbers
         if res.images:
             grid = QGridLayout()
             for i, im in enumerate(res.images):
@@ -431,6 +423,22 @@ class ExperimentView(QWidget):
                 self.image_views.append(view)
                 grid.addWidget(cell, i // 2, i % 2)
             lay.addLayout(grid)
+        if res.curves:
+            grid = QGridLayout()
+            groups: dict[str, list] = {}
+            for c in res.curves:
+                groups.setdefault(c.plot, []).append(c)
+            for i, (plot, curves) in enumerate(groups.items()):
+                pw = self._plot_widget(plot, curves)
+                self.plots[plot] = pw
+                grid.addWidget(pw, i // 2, i % 2)
+            lay.addLayout(grid)
+        for t in res.tables:
+            if t.title:
+                lay.addWidget(QLabel(f"<b>{t.title}</b>"))
+            w = self._table_widget(t)
+            lay.addWidget(w)
+            self._tables.append((t, w))
         lay.addStretch(1)
         self.scroll.setWidget(page)
         self.copy_button.setEnabled(bool(self._tables))
