@@ -123,20 +123,24 @@ def small_mlp(hidden: int, d_in: int = 2) -> nn.Module:
                          nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
 
 
+def _bce(dr: torch.Tensor, df: torch.Tensor) -> torch.Tensor:
+    """D's loss: mean −log D(real) + mean −log(1 − D(fake)), from logits."""
+    from workbench.models import gan_losses as L
+
+    return (L.discriminator_loss(dr, torch.ones_like(dr.view(-1)), "minimax")
+            + L.discriminator_loss(df, torch.zeros_like(df.view(-1)), "minimax"))
+
+
 def train_js_discriminator(theta: float, steps: int, batch: int, hidden: int, lr: float, device,
                            check=lambda: None) -> tuple[float, float]:
     """Train a logistic D between P0 and Pθ; return (JS estimate, dJS/dθ at that D)."""
-    from workbench.models import gan_losses as L
-
     d = small_mlp(hidden).to(device)
     opt = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.9))
     for step in range(steps):
         if step % 25 == 0:
             check()
         real, fake = segment_samples(0.0, batch, device), segment_samples(theta, batch, device)
-        dr, df = d(real), d(fake)
-        loss = (L.discriminator_loss(dr, torch.ones_like(dr.view(-1)), "minimax")
-                + L.discriminator_loss(df, torch.zeros_like(df.view(-1)), "minimax"))
+        loss = _bce(d(real), d(fake))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -144,10 +148,7 @@ def train_js_discriminator(theta: float, steps: int, batch: int, hidden: int, lr
     th = torch.tensor(float(theta), device=device, requires_grad=True)
     with torch.no_grad():
         dr = d(segment_samples(0.0, n, device))
-    df = d(segment_samples(th, n, device))
-    loss = (L.discriminator_loss(dr, torch.ones_like(dr.view(-1)), "minimax")
-            + L.discriminator_loss(df, torch.zeros_like(df.view(-1)), "minimax"))
-    js = LOG2 - 0.5 * loss
+    js = LOG2 - 0.5 * _bce(dr, d(segment_samples(th, n, device)))
     (grad,) = torch.autograd.grad(js, th)
     return float(js.detach()), float(grad)
 

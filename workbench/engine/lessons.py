@@ -203,36 +203,34 @@ def lesson_from_dict(d: dict, name: str, source: Path | None = None) -> Lesson:
     if "page" in panel and panel["page"] not in PAGES.get(view, ()):
         raise ConfigError(f"{where}: view {view!r} has no page {panel['page']!r}"
                           + (f"; pages: {', '.join(PAGES[view])}" if view in PAGES else ""))
-    hide = None
-    classroom = _table(d, "classroom", _CLASSROOM, where)
-    if classroom is not None and "hide" in classroom:
-        hide = classroom["hide"]
-        if not isinstance(hide, list) or not all(isinstance(h, str) for h in hide):
-            raise ConfigError(f"{where}: [classroom] hide must be a list of control names")
-        bad = [h for h in hide if h not in CONTROLS]
-        if bad:
-            raise ConfigError(f"{where}: unknown control {bad[0]!r} in [classroom] hide; known: "
-                              f"{', '.join(CONTROLS)}")
-        hide = tuple(hide)
+    classroom = _table(d, "classroom", _CLASSROOM, where) or {}
+    hide = _names(classroom, "hide", CONTROLS, where, "control")
     fields = None
-    if classroom is not None and "fields" in classroom:
-        fields = classroom["fields"]
+    if "fields" in classroom:
         if train is None:
             raise ConfigError(f"{where}: [classroom] fields needs a [train] model")
         known = [f.name for f in C.fields_of(train.model_config())]
-        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
-            raise ConfigError(f"{where}: [classroom] fields must be a list of config field names")
-        bad = [f for f in fields if f not in known]
-        if bad:
-            raise ConfigError(f"{where}: {train.model} has no config field {bad[0]!r}; it has "
-                              f"{', '.join(known)}")
-        fields = tuple(fields)
+        fields = _names(classroom, "fields", known, where, f"{train.model} config field")
     return Lesson(name=name, number=d["number"], title=d["title"].strip(),
                   part=d.get("part", "Other").strip(), view=view,
                   explanation=" ".join(d["explanation"].split()),
                   formula=d.get("formula", "").strip(), look=" ".join(d.get("look", "").split()),
                   train=train, start=start, lab=lab, dirac=dirac, experiment=experiment,
                   panel=panel, hide=hide, fields=fields, source=source)
+
+
+def _names(table: dict, key: str, known, where: str, what: str) -> tuple[str, ...] | None:
+    """[classroom] `key`: a list of names from `known` (None when the key is absent)."""
+    if key not in table:
+        return None
+    names = table[key]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"{where}: [classroom] {key} must be a list of names")
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise ConfigError(f"{where}: unknown {what} {bad[0]!r} in [classroom] {key}; known: "
+                          f"{', '.join(known)}")
+    return tuple(names)
 
 
 def _check_lab(lab: dict, where: str) -> None:
