@@ -131,19 +131,25 @@ def _bce(dr: torch.Tensor, df: torch.Tensor) -> torch.Tensor:
             + L.discriminator_loss(df, torch.zeros_like(df.view(-1)), "minimax"))
 
 
-def train_js_discriminator(theta: float, steps: int, batch: int, hidden: int, lr: float, device,
-                           check=lambda: None) -> tuple[float, float]:
-    """Train a logistic D between P0 and Pθ; return (JS estimate, dJS/dθ at that D)."""
-    d = small_mlp(hidden).to(device)
-    opt = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.9))
+def _fit_between_segments(net, loss_fn, theta, steps, batch, lr, device, check):
+    """Train `net` by Adam on loss_fn(real, fake) with batches from P0 and Pθ."""
+    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.9))
     for step in range(steps):
         if step % 25 == 0:
             check()
         real, fake = segment_samples(0.0, batch, device), segment_samples(theta, batch, device)
-        loss = _bce(d(real), d(fake))
+        loss = loss_fn(real, fake)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+
+
+def train_js_discriminator(theta: float, steps: int, batch: int, hidden: int, lr: float, device,
+                           check=lambda: None) -> tuple[float, float]:
+    """Train a logistic D between P0 and Pθ; return (JS estimate, dJS/dθ at that D)."""
+    d = small_mlp(hidden).to(device)
+    _fit_between_segments(d, lambda real, fake: _bce(d(real), d(fake)), theta, steps, batch,
+                          lr, device, check)
     n = 8 * batch
     th = torch.tensor(float(theta), device=device, requires_grad=True)
     with torch.no_grad():
@@ -159,15 +165,9 @@ def train_w1_critic(theta: float, steps: int, batch: int, hidden: int, lr: float
     from workbench.models import gan_losses as L
 
     f = small_mlp(hidden).to(device)
-    opt = torch.optim.Adam(f.parameters(), lr=lr, betas=(0.5, 0.9))
-    for step in range(steps):
-        if step % 25 == 0:
-            check()
-        real, fake = segment_samples(0.0, batch, device), segment_samples(theta, batch, device)
-        loss = f(fake).mean() - f(real).mean() + L.gradient_penalty(f, real, fake, gp)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    _fit_between_segments(f, lambda real, fake: (
+        f(fake).mean() - f(real).mean() + L.gradient_penalty(f, real, fake, gp)),
+        theta, steps, batch, lr, device, check)
     n = 8 * batch
     th = torch.tensor(float(theta), device=device, requires_grad=True)
     with torch.no_grad():
