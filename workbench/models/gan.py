@@ -22,6 +22,8 @@ from workbench.core.registry import register_model
 from workbench.models import gan_losses as L
 from workbench.models import gan_nets as N
 from workbench.models.base import GenerativeModel, floats
+from workbench.models.linear_chain import LinearChain
+from workbench.models.optim_step import apply_gradients
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,10 @@ class GANConfig:
 
 class GAN(GenerativeModel):
     family = "gan"
+    # Players that are plain chains of Linear and leaky ReLU layers train through the
+    # written-out backward pass of linear_chain.py (same updates, a third of the time on the
+    # 2-D GANs); False makes every step use autograd (the tests compare the two).
+    hand_backprop = True
     plot_groups = (("Losses", ("d_loss", "g_loss")), ("D outputs", ("d_real", "d_fake")),
                    ("Gradient norms", ("grad_d", "grad_g")))
 
@@ -160,6 +166,8 @@ class GAN(GenerativeModel):
         self.g_ema = copy.deepcopy(self.G).requires_grad_(False) if c.ema_decay > 0 else None
         self.replay = N.FakeReplay(c.replay_size, data.shape) if c.replay_size else None
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))  # for the noise decay
+        self._chains_of: tuple = ()  # the (G, D) modules _chains was last read from
+        self._chains: tuple[LinearChain, LinearChain] | None = None
 
     def make_generator(self, g_in: int) -> nn.Module:
         """G from its input size; a family variant (the 2-D toy GAN) may build another."""
@@ -211,6 +219,13 @@ class GAN(GenerativeModel):
         if self.conditional:
             x = N.label_features(x, y, self.num_classes)
         return self.D(N.pack(x, self.config.pack), with_features)
+
+    @property
+    def device(self) -> torch.device:
+        return self.steps.device  # moves with the model; no walk over the modules per call
+
+    def observe_real(self, x) -> None:
+        """Called with the real batch before each D step (the 2-D GAN measures its scale)."""
 
     @torch.no_grad()
     def sample(self, n: int, labels=None, generator: torch.Generator | None = None):
@@ -282,6 +297,7 @@ class GAN(GenerativeModel):
     # -- training -------------------------------------------------------------------------------
     def d_step(self, x, y, remember: bool = True):
         c = self.config
+        self.observe_real(x)
         with torch.no_grad():  # D's step needs no graph through G
             fresh = self.generate(self.draw_codes(x.shape[0])[0], y)
         fake, fake_y = fresh, y
@@ -381,10 +397,12 @@ class GAN(GenerativeModel):
     def train_step(self, x, y=None):
         c = self.config
         x, y = self.whole_packs(x, y)
+        chains = self.linear_chains()
         for _ in range(c.d_steps):
-            d = self.d_step(x, y)
+            d = self.d_step(x, y) if chains is None else self._d_step_by_hand(x, y, *chains)
         lookahead = self.unroll(x, y) if c.unroll_steps else None
-        g = self.g_step(x.shape[0], y)
+        g = self.g_step(x.shape[0], y) if chains is None \
+            else self._g_step_by_hand(x.shape[0], *chains)
         if lookahead is not None:
             self.D.load_state_dict(lookahead[0])
             self.optimizers["D"].load_state_dict(lookahead[1])
@@ -398,6 +416,81 @@ class GAN(GenerativeModel):
         return floats(loss=d["d_loss"] + g["g_loss"], d_loss=d["d_loss"], g_loss=g["g_loss"],
                       d_real=d["d_real"], d_fake=d["d_fake"], grad_d=d["grad_d"],
                       grad_g=g["grad_g"], **extra)
+
+    # -- the same steps with the backward pass written out (plain MLP players) --------------------
+    def linear_chains(self) -> tuple[LinearChain, LinearChain] | None:
+        """G and D as linear chains when this config's steps can run by hand: unconditional
+        players without batch-wide layers, no gradient penalty (they need double backward),
+        no packing, unrolling, augmentation or InfoGAN head, and points (not images)."""
+        c = self.config
+        if (not self.hand_backprop or self.conditional or self.Q is not None or c.pack != 1
+                or c.gp_weight or c.r1_gamma or c.unroll_steps or c.augment != "none"
+                or self.data.kind == "image"):
+            return None
+        if self._chains_of != (self.G, self.D):  # read once per pair of networks
+            d = self.D
+            dc = LinearChain.of(d.trunk, d.head) \
+                if isinstance(d, N.Discriminator) and not d.batch_dependent else None
+            gc = LinearChain.of(self.G)
+            self._chains = (gc, dc) if gc is not None and dc is not None else None
+            self._chains_of = (self.G, self.D)
+        return self._chains
+
+    def d_input_factor(self):
+        """What D's input is multiplied by (None: nothing); see ToyGAN."""
+        return None
+
+    def _judge_by_hand(self, D: LinearChain, x):
+        f = self.d_input_factor()
+        out, tape = D.forward(x.flatten(1) if f is None else x.flatten(1) * f)
+        return out.view(-1), tape, f
+
+    @torch.no_grad()
+    def _d_step_by_hand(self, x, y, G: LinearChain, D: LinearChain):
+        """d_step for linear-chain players: the same draws, losses and update."""
+        c = self.config
+        self.observe_real(x)
+        fresh = self.to_data_space(G.forward(self.draw_codes(x.shape[0])[0], keep=False)[0])
+        fake = fresh
+        if self.replay is not None:
+            fake, _ = self.replay.mix(fresh, y, c.replay_fraction)
+            self.replay.push(fresh, y)
+        x_real = self.with_instance_noise(self.augmented(x))
+        x_fake = self.with_instance_noise(self.augmented(fake))
+        n = x_real.shape[0]
+        out, tape, _ = self._judge_by_hand(D, torch.cat([x_real, x_fake]))
+        if c.label_smoothing or c.label_flip:
+            t_real, t_fake = self.d_targets(n, out.shape[0] - n, x.device)
+        else:
+            t_real, t_fake = 1.0, 0.0
+        d_real, d_fake = out[:n], out[n:]
+        loss = (L.discriminator_loss(d_real, t_real, c.loss)
+                + L.discriminator_loss(d_fake, t_fake, c.loss))
+        g_out = torch.cat([L.discriminator_loss_grad(d_real, t_real, c.loss),
+                           L.discriminator_loss_grad(d_fake, t_fake, c.loss)])
+        grads, _ = D.backward(tape, g_out.view(-1, 1))
+        grad = L.norm_of(grads)
+        apply_gradients(self.optimizers["D"], D.params, grads)
+        if c.clip_value > 0:
+            torch._foreach_clamp_min_(D.params, -c.clip_value)
+            torch._foreach_clamp_max_(D.params, c.clip_value)
+        return dict(d_loss=loss, d_real=L.mean_output(d_real, c.loss),
+                    d_fake=L.mean_output(d_fake, c.loss), grad_d=grad)  # no penalties here
+
+    @torch.no_grad()
+    def _g_step_by_hand(self, n: int, G: LinearChain, D: LinearChain):
+        """g_step for linear-chain players: D's weights get no gradient, only G's."""
+        c = self.config
+        raw, g_tape = G.forward(self.draw_codes(n)[0])
+        fake = self.with_instance_noise(self.augmented(self.to_data_space(raw)))
+        out, d_tape, f = self._judge_by_hand(D, fake)
+        loss = L.generator_loss(out, c.loss)
+        g_out = L.generator_loss_grad(out, c.loss)
+        _, g_x = D.backward(d_tape, g_out.view(-1, 1), weights=False, inputs=True)
+        grads, _ = G.backward(g_tape, (g_x if f is None else g_x * f).view(raw.shape))
+        grad = L.norm_of(grads)
+        apply_gradients(self.optimizers["G"], G.params, grads)
+        return dict(g_loss=loss, grad_g=grad)
 
     def whole_packs(self, x, y):
         """Drop the batch's last few samples when they do not fill a pack, so that penalties

@@ -131,22 +131,23 @@ class ToyGAN(GAN):
         c = self.config
         return c.latent_dim + c.code_dim + c.components
 
-    def discriminate(self, x, y=None, with_features: bool = False):
+    def d_input_factor(self):
         s = self.config.d_input_scale
         if s == 0:
-            x = x * self.d_auto_scale
-        elif s != 1.0:
-            x = x * s
-        return super().discriminate(x, y, with_features)
+            return self.d_auto_scale
+        return None if s == 1.0 else s
 
-    def d_step(self, x, y, remember: bool = True):
+    def discriminate(self, x, y=None, with_features: bool = False):
+        f = self.d_input_factor()
+        return super().discriminate(x if f is None else x * f, y, with_features)
+
+    def observe_real(self, x) -> None:
         if self.config.d_input_scale == 0 and not self._scale_measured:
             # A power of two, so ranks of a distributed run (each with its own slice of the
             # batch) and near-identical batches all agree.
             peak = float(x.detach().abs().max())
             self.d_auto_scale.fill_(2.0 ** -round(math.log2(peak)) if peak > 0 else 1.0)
             self._scale_measured = True
-        return super().d_step(x, y, remember)
 
     def lr_scale(self) -> float:
         """The decay factor for the current step (1 before lr_decay_start)."""
