@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -14,6 +15,7 @@ from workbench.models import gan_losses as L
 from workbench.models.gan_nets import FakeReplay, MinibatchDiscrimination, augment
 
 SMALL = DataSpec(shape=(1, 8, 8), num_classes=3, kind="image")
+POINTS = DataSpec(shape=(2,), kind="points")
 # Tiny players with a plain D: gan_mlp's default minibatch std-dev is switched on where tested.
 TINY = dict(latent_dim=4, hidden=(16,), channels=(4, 8), minibatch_std=False)
 GANS = [n for n in list_models() if n in {"gan_mlp", "dcgan", "cgan", "wgan", "wgan_gp", "infogan"}]
@@ -174,6 +176,7 @@ STABILISERS = {
     "replay": dict(replay_size=32, replay_fraction=0.5),
     "packing": dict(pack=2),
     "unrolled D": dict(unroll_steps=2),
+    "unrolled D, first order": dict(unroll_steps=2, unroll_backprop=False),
     "minibatch discrimination": dict(mbd_kernels=6, mbd_dim=3),
     "augmentation": dict(augment="translation"),
     "augmentation with cutout": dict(augment="translation_cutout"),
@@ -403,3 +406,70 @@ def test_infogan_categorical_code_changes_the_sample():
     swapped = codes.clone()
     swapped[:, 4:14] = swapped[:, 4:14].roll(1, dims=1)  # same z, another category
     assert not torch.allclose(model.generate(codes), model.generate(swapped))
+
+
+# -- unrolled GAN, second order ----------------------------------------------------------------------
+def _unrolled_g_loss(model, x, net=None):
+    """G's loss against D looked ahead, and that D (the same draws on every call; `net`
+    replaces the look-ahead, after the same draws)."""
+    torch.manual_seed(5)
+    ahead = model.looked_ahead_d(x, None)
+    fake = model.generate(model.draw_codes(x.shape[0])[0])
+    out = model.discriminate(fake, net=ahead if net is None else net)
+    return L.generator_loss(out, model.config.loss), ahead
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
+def test_unrolled_gradient_flows_through_the_look_ahead(optimizer):
+    # Metz et al.'s G gradient differentiates through D's K optimiser updates. In float64:
+    # the look-ahead's weights are those of K real steps of D's optimiser, its gradient agrees
+    # with central differences of the unrolled loss, and it is not the first-order gradient.
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        model = build("toy_gan", data=POINTS, hidden=(8, 8), latent_dim=2, unroll_steps=3,
+                      optimizer=optimizer, lr_d=0.05)
+        x = torch.randn(16, 2) * 2
+        for _ in range(2):  # the optimiser's moments are where the look-ahead starts
+            model.d_step(x, None)
+        before = copy.deepcopy(model.D.state_dict())
+        w = next(model.G.parameters())
+        loss, ahead = _unrolled_g_loss(model, x)
+        (grad,) = torch.autograd.grad(loss, w)
+        assert all(torch.equal(v, model.D.state_dict()[k]) for k, v in before.items())
+
+        h = 1e-6
+        for idx in [(0, 0), (3, 1), (5, 0)]:
+            with torch.no_grad():
+                w[idx] += h
+            up = float(_unrolled_g_loss(model, x)[0])
+            with torch.no_grad():
+                w[idx] -= 2 * h
+            down = float(_unrolled_g_loss(model, x)[0])
+            with torch.no_grad():
+                w[idx] += h
+            assert grad[idx].item() == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-9)
+
+        stepped = copy.deepcopy(model)  # K real steps, with the same draws as the look-ahead
+        torch.manual_seed(5)
+        stepped.unroll(x, None)
+        for a, b in zip(ahead.weights, stepped.D.parameters()):
+            assert torch.allclose(a, b, rtol=1e-9, atol=1e-12)
+        fixed = type(ahead)(model.D, [t.detach() for t in ahead.weights], {})
+        (first_order,) = torch.autograd.grad(_unrolled_g_loss(model, x, net=fixed)[0], w)
+        assert not torch.allclose(first_order, grad, rtol=1e-3)
+    finally:
+        torch.set_default_dtype(default)
+
+
+def test_first_and_second_order_unrolling_leave_d_as_it_was():
+    for backprop in (True, False):
+        model = build("toy_gan", data=POINTS, hidden=(8, 8), latent_dim=2, unroll_steps=2,
+                      unroll_backprop=backprop)
+        x = torch.randn(16, 2)
+        model.d_step(x, None)
+        d_before = copy.deepcopy(model.D.state_dict())
+        opt_before = str(model.optimizers["D"].state_dict())
+        model.g_update(x, None)
+        assert all(torch.equal(v, model.D.state_dict()[k]) for k, v in d_before.items())
+        assert str(model.optimizers["D"].state_dict()) == opt_before

@@ -173,11 +173,7 @@ class GanLab:
         self._prepare()
         m = self.model
         x, y = self._batch()
-        lookahead = m.unroll(x, y) if m.config.unroll_steps else None
-        g = m.g_step(x.shape[0], y)
-        if lookahead is not None:
-            m.D.load_state_dict(lookahead[0])
-            m.optimizers["D"].load_state_dict(lookahead[1])
+        g = m.g_update(x, y)
         if m.g_ema is not None:
             m.update_ema()
         m.steps += 1

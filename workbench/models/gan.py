@@ -113,8 +113,13 @@ class GANConfig:
                                   "with this decay, e.g. 0.999 (0 = sample from G itself).")
     unroll_steps: int = param(
         0, min=0, max=20, label="unrolled D steps",
-        help="G trains against D looked ahead this many updates, then D is restored (unrolled "
-             "GAN, first-order: no gradient through the look-ahead; 0 = off).")
+        help="Unrolled GAN (Metz et al. 2017): G trains against D looked ahead this many "
+             "updates of D's optimiser; D itself does not keep them (0 = off).")
+    unroll_backprop: bool = param(
+        True, label="backprop through the unrolling",
+        help="G's gradient also flows through D's look-ahead updates (second order, as in the "
+             "paper): G is pushed towards what D cannot answer by moving. Off: first order, G "
+             "just meets the looked-ahead D. The look-ahead leaves penalties (R1, GP) out.")
     # -- InfoGAN codes ----------------------------------------------------------------------------
     info_categories: int = param(0, min=0, max=100, label="categorical code size",
                                  help="InfoGAN: one categorical code with this many values.")
@@ -212,13 +217,14 @@ class GAN(GenerativeModel):
             g_input = torch.cat([g_input, F.one_hot(y, self.num_classes).to(g_input.dtype)], 1)
         return self.to_data_space((self.G if net is None else net)(g_input))
 
-    def discriminate(self, x, y=None, with_features: bool = False):
-        """D's raw outputs (logits or critic values), one per packed group of samples."""
+    def discriminate(self, x, y=None, with_features: bool = False, net=None):
+        """D's raw outputs (logits or critic values), one per packed group of samples; `net`
+        stands in for D (the unrolled look-ahead's D with other weights)."""
         if self.config.arch == "mlp":
             x = x.flatten(1)
         if self.conditional:
             x = N.label_features(x, y, self.num_classes)
-        return self.D(N.pack(x, self.config.pack), with_features)
+        return (self.D if net is None else net)(N.pack(x, self.config.pack), with_features)
 
     @property
     def device(self) -> torch.device:
@@ -362,12 +368,12 @@ class GAN(GenerativeModel):
             return out[:n_real // pack], out[n_real // pack:]
         return self.discriminate(x_real, y_real), self.discriminate(x_fake, y_fake)
 
-    def g_step(self, n, y):
+    def g_step(self, n, y, d_net=None):
         c = self.config
         g_input, cat, cont = self.draw_codes(n)
         fake = self.generate(g_input, y)
         d_fake, h = self.discriminate(self.with_instance_noise(self.augmented(fake)), y,
-                                      with_features=True)
+                                      with_features=True, net=d_net)
         loss = L.generator_loss(d_fake, c.loss)
         info = self.information_loss(h, cat, cont) if self.Q is not None else None
         total = loss + c.info_weight * info if info is not None else loss
@@ -400,12 +406,7 @@ class GAN(GenerativeModel):
         chains = self.linear_chains()
         for _ in range(c.d_steps):
             d = self.d_step(x, y) if chains is None else self._d_step_by_hand(x, y, *chains)
-        lookahead = self.unroll(x, y) if c.unroll_steps else None
-        g = self.g_step(x.shape[0], y) if chains is None \
-            else self._g_step_by_hand(x.shape[0], *chains)
-        if lookahead is not None:
-            self.D.load_state_dict(lookahead[0])
-            self.optimizers["D"].load_state_dict(lookahead[1])
+        g = self.g_update(x, y) if chains is None else self._g_step_by_hand(x.shape[0], *chains)
         if self.g_ema is not None:
             self.update_ema()
         self.steps += 1
@@ -500,13 +501,57 @@ class GAN(GenerativeModel):
             return x, y
         return x[:n], (y[:n] if y is not None else None)
 
+    def g_update(self, x, y):
+        """G's step of a train step: against D itself, or against D unrolled."""
+        c = self.config
+        if not c.unroll_steps:
+            return self.g_step(x.shape[0], y)
+        if c.unroll_backprop:
+            return self.g_step(x.shape[0], y, d_net=self.looked_ahead_d(x, y))
+        saved = self.unroll(x, y)
+        g = self.g_step(x.shape[0], y)
+        self.D.load_state_dict(saved[0])
+        self.optimizers["D"].load_state_dict(saved[1])
+        return g
+
     def unroll(self, x, y):
-        """Save D and its optimiser, then step D ahead so that G answers D's next moves."""
+        """First order: save D and its optimiser, then step D ahead so that G answers D's next
+        moves (the caller restores them)."""
         saved = (copy.deepcopy(self.D.state_dict()),
                  copy.deepcopy(self.optimizers["D"].state_dict()))
         for _ in range(self.config.unroll_steps):
             self.d_step(x, y, remember=False)
         return saved
+
+    def looked_ahead_d(self, x, y):
+        """Second order (Metz et al. 2017): D after `unroll_steps` updates of its optimiser,
+        written as functions of the fakes, so G's loss on it differentiates through the
+        updates. Returns a stand-in for D with those weights; D, its buffers and its optimiser
+        are untouched. Each update is D's own optimiser step (Adam or RMSprop, continuing its
+        current moments) on D's loss with fresh fakes, without penalties."""
+        c = self.config
+        opt = self.optimizers["D"]
+        live = list(self.D.parameters())
+        buffers = {k: b.clone() for k, b in self.D.named_buffers()}  # BN statistics stay put
+        weights, moments = live, None
+        for k in range(c.unroll_steps):
+            net = LookedAheadD(self.D, weights, buffers)
+            fake = self.generate(self.draw_codes(x.shape[0])[0], y)  # the graph through G stays
+            d_real = self.discriminate(self.with_instance_noise(self.augmented(x)), y, net=net)
+            d_fake = self.discriminate(self.with_instance_noise(self.augmented(fake)), y,
+                                       net=net)
+            if c.label_smoothing or c.label_flip:
+                t_real, t_fake = self.d_targets(d_real.shape[0], d_fake.shape[0], x.device)
+            else:
+                t_real, t_fake = 1.0, 0.0
+            loss = (L.discriminator_loss(d_real, t_real, c.loss)
+                    + L.discriminator_loss(d_fake, t_fake, c.loss))
+            grads = torch.autograd.grad(loss, weights, create_graph=True)
+            steps, moments = _optimizer_update(opt, live, grads, moments, k)
+            weights = [w - u for w, u in zip(weights, steps)]
+            if c.clip_value > 0:
+                weights = [w.clamp(-c.clip_value, c.clip_value) for w in weights]
+        return LookedAheadD(self.D, weights, buffers)
 
     @torch.no_grad()
     def eval_step(self, x, y=None, full: bool = False):
@@ -519,6 +564,48 @@ class GAN(GenerativeModel):
                   + L.discriminator_loss(d_fake, zeros, c.loss))
         return floats(d_loss=d_loss, g_loss=L.generator_loss(d_fake, c.loss),
                       d_real=L.mean_output(d_real, c.loss), d_fake=L.mean_output(d_fake, c.loss))
+
+
+class LookedAheadD:
+    """D with other weights (tensors in a graph), called like D: the unrolled look-ahead."""
+
+    def __init__(self, d: nn.Module, weights: list[torch.Tensor], buffers: dict):
+        self.d, self.weights = d, weights
+        self.values = {**dict(zip([n for n, _ in d.named_parameters()], weights)), **buffers}
+
+    def __call__(self, x, with_features: bool = False):
+        return torch.func.functional_call(self.d, self.values, (x, with_features))
+
+
+def _optimizer_update(opt, params, grads, moments, k: int):
+    """The step `opt` would subtract from `params` for `grads` at its k-th step from now,
+    differentiable in the gradients (the unrolled D). `moments`: the running averages after
+    the previous look-ahead step (None at the first: the optimiser's own state)."""
+    group = opt.param_groups[0]
+    lr = float(group["lr"])
+    if isinstance(opt, torch.optim.RMSprop):
+        alpha, eps = group["alpha"], group["eps"]
+        if moments is None:
+            moments = [opt.state.get(p, {}).get("square_avg", torch.zeros_like(p))
+                       for p in params]
+        moments = [alpha * v + (1 - alpha) * g * g for v, g in zip(moments, grads)]
+        # a tiny floor inside the root: its derivative at 0 would be infinite
+        return [lr * g / ((v + 1e-20).sqrt() + eps) for g, v in zip(grads, moments)], moments
+    beta1, beta2 = group["betas"]
+    eps = group["eps"]
+    if moments is None:
+        state = [opt.state.get(p, {}) for p in params]
+        moments = ([s.get("exp_avg", torch.zeros_like(p)) for s, p in zip(state, params)],
+                   [s.get("exp_avg_sq", torch.zeros_like(p)) for s, p in zip(state, params)])
+        done = int(state[0]["step"]) if state and "step" in state[0] else 0
+        moments = (*moments, done)
+    m, v, done = moments
+    t = done + k + 1
+    m = [beta1 * a + (1 - beta1) * g for a, g in zip(m, grads)]
+    v = [beta2 * b + (1 - beta2) * g * g for b, g in zip(v, grads)]
+    c1, c2 = 1 - beta1 ** t, 1 - beta2 ** t
+    steps = [lr * (a / c1) / ((b / c2 + 1e-20).sqrt() + eps) for a, b in zip(m, v)]
+    return steps, (m, v, done)
 
 
 def _backward(loss: torch.Tensor, opt: torch.optim.Optimizer) -> list[torch.Tensor]:

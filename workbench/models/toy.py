@@ -137,9 +137,9 @@ class ToyGAN(GAN):
             return self.d_auto_scale
         return None if s == 1.0 else s
 
-    def discriminate(self, x, y=None, with_features: bool = False):
+    def discriminate(self, x, y=None, with_features: bool = False, net=None):
         f = self.d_input_factor()
-        return super().discriminate(x if f is None else x * f, y, with_features)
+        return super().discriminate(x if f is None else x * f, y, with_features, net)
 
     def observe_real(self, x) -> None:
         if self.config.d_input_scale == 0 and not self._scale_measured:
