@@ -675,13 +675,14 @@ def wgan() -> GANConfig:
 @register_model(GAN, batch_size=64)
 def wgan_gp() -> GANConfig:
     """WGAN-GP (Gulrajani et al. 2017): gradient penalty λ = 10 at per-sample interpolates."""
-    # The paper's optimiser (Adam β = (0, 0.9)) and penalty. Sized for 2 CPU cores like dcgan:
-    # 1024-wide fc layers, lr 4e-4 and 2 critic steps per G step. With the paper's 5 critic
-    # steps at 1e-4 and no fc layers, 120 s gave 3.19 / FD 548; fc and 4e-4 with 5 steps 5.26 /
-    # FD 147 (210 G steps); with 2 critic steps 6.06 / FD 57.5, all ten digits (480 G steps;
-    # bench/zoo.py: 5.90 / FD 72).
+    # The paper's optimiser (Adam β = (0, 0.9)) and penalty. Sized for 2 minutes on 2 CPU
+    # cores like dcgan: 1024-wide fc layers, lr 8e-4, one critic step per G step (the penalty's
+    # double backward makes a critic step dear). 120 s, bench/gan_sweep.py --one: the paper's 5
+    # critic steps at 1e-4 without fc layers 3.19 / FD 548; fc, 4e-4, 5 steps 5.26 / 147 (210 G
+    # steps); 2 steps 6.06 / 57.5 (480); 1 step 6.32 / 44.2 (700); 1 step at 8e-4 6.62 / 38.2
+    # (seed 1: 6.79 / 37.0); 2 steps at 8e-4 6.16 / 52.8.
     return GANConfig(arch="conv", channels=(32, 64), g_fc=1024, d_fc=1024, loss="wasserstein",
-                     d_norm="layer", lr_g=4e-4, lr_d=4e-4, beta1=0.0, beta2=0.9, d_steps=2,
+                     d_norm="layer", lr_g=8e-4, lr_d=8e-4, beta1=0.0, beta2=0.9, d_steps=1,
                      gp_weight=10.0)
 
 
