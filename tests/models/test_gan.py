@@ -442,10 +442,10 @@ def test_unrolled_gradient_flows_through_the_look_ahead(optimizer):
         for idx in [(0, 0), (3, 1), (5, 0)]:
             with torch.no_grad():
                 w[idx] += h
-            up = float(_unrolled_g_loss(model, x)[0])
+            up = _unrolled_g_loss(model, x)[0].item()
             with torch.no_grad():
                 w[idx] -= 2 * h
-            down = float(_unrolled_g_loss(model, x)[0])
+            down = _unrolled_g_loss(model, x)[0].item()
             with torch.no_grad():
                 w[idx] += h
             assert grad[idx].item() == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-9)
