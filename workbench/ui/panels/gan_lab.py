@@ -358,15 +358,24 @@ class GanLabPanel(QWidget):
         rv = QVBoxLayout(right)
         rv.setContentsMargins(4, 0, 0, 0)
         rv.addWidget(self._transport(dataset, model, seed))
-        rv.addWidget(self._metrics_box())
+        # The mode charts and the config form share the column's height through a splitter:
+        # on a 900-pixel screen the form got two rows; now it keeps at least five, and the
+        # user can drag the boundary either way.
+        self.right_split = QSplitter(Qt.Orientation.Vertical)
+        self.right_split.setChildrenCollapsible(False)
+        self.right_split.addWidget(self._metrics_box())
         self.form_box = QGroupBox("Loss and stabilisers (applied live)")
         self.form_box.setToolTip("Every change applies to the running lab at once; the weights "
                                  "are kept (layer sizes and the latent size rebuild the nets).")
         fl = QVBoxLayout(self.form_box)
         self.form_scroll = QScrollArea()
         self.form_scroll.setWidgetResizable(True)
+        self.form_scroll.setMinimumHeight(150)
         fl.addWidget(self.form_scroll)
-        rv.addWidget(self.form_box, 1)
+        self.right_split.addWidget(self.form_box)
+        self.right_split.setStretchFactor(0, 0)
+        self.right_split.setStretchFactor(1, 1)
+        rv.addWidget(self.right_split, 1)
         self.status = QLabel()
         self.status.setObjectName("lab_status")
         self.status.setWordWrap(True)
