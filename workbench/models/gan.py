@@ -279,6 +279,18 @@ class GAN(GenerativeModel):
             t = torch.where(flip, 1.0 - t, t)
         return t[:n_real], t[n_real:]
 
+    def d_loss(self, d_real, d_fake):
+        """D's loss without penalties on its outputs for reals and fakes, with the targets it
+        used (d_step, its by-hand twin and the unrolled look-ahead share it)."""
+        c = self.config
+        if c.label_smoothing or c.label_flip:
+            t_real, t_fake = self.d_targets(d_real.shape[0], d_fake.shape[0], d_real.device)
+        else:  # plain targets as numbers: the same loss without the per-sample target tensors
+            t_real, t_fake = 1.0, 0.0
+        loss = (L.discriminator_loss(d_real, t_real, c.loss)
+                + L.discriminator_loss(d_fake, t_fake, c.loss))
+        return loss, t_real, t_fake
+
     def ema_decay_now(self) -> float:
         """The EMA's decay at this step: (1 + t) / (10 + t), capped at ema_decay. A fixed 0.999
         would still hold a third of the random initial weights after 1000 steps, so a short
@@ -319,12 +331,7 @@ class GAN(GenerativeModel):
         if r1_shared:
             x_real = x.detach().requires_grad_(True)
         d_real, d_fake = self._judge_both(x_real, y, x_fake, fake_y)
-        if c.label_smoothing or c.label_flip:
-            t_real, t_fake = self.d_targets(d_real.shape[0], d_fake.shape[0], x.device)
-        else:  # plain targets as numbers: the same loss without the per-sample target tensors
-            t_real, t_fake = 1.0, 0.0
-        loss = (L.discriminator_loss(d_real, t_real, c.loss)
-                + L.discriminator_loss(d_fake, t_fake, c.loss))
+        loss, _, _ = self.d_loss(d_real, d_fake)
         penalties = []
         critic = lambda v: self.discriminate(v, y)  # noqa: E731  (labels fixed for penalties)
         if c.gp_weight > 0:
@@ -460,13 +467,8 @@ class GAN(GenerativeModel):
         x_fake = self.with_instance_noise(self.augmented(fake))
         n = x_real.shape[0]
         out, tape, _ = self._judge_by_hand(D, torch.cat([x_real, x_fake]))
-        if c.label_smoothing or c.label_flip:
-            t_real, t_fake = self.d_targets(n, out.shape[0] - n, x.device)
-        else:
-            t_real, t_fake = 1.0, 0.0
         d_real, d_fake = out[:n], out[n:]
-        loss = (L.discriminator_loss(d_real, t_real, c.loss)
-                + L.discriminator_loss(d_fake, t_fake, c.loss))
+        loss, t_real, t_fake = self.d_loss(d_real, d_fake)
         g_out = torch.cat([L.discriminator_loss_grad(d_real, t_real, c.loss),
                            L.discriminator_loss_grad(d_fake, t_fake, c.loss)])
         grads, _ = D.backward(tape, g_out.view(-1, 1))
@@ -540,13 +542,8 @@ class GAN(GenerativeModel):
             d_real = self.discriminate(self.with_instance_noise(self.augmented(x)), y, net=net)
             d_fake = self.discriminate(self.with_instance_noise(self.augmented(fake)), y,
                                        net=net)
-            if c.label_smoothing or c.label_flip:
-                t_real, t_fake = self.d_targets(d_real.shape[0], d_fake.shape[0], x.device)
-            else:
-                t_real, t_fake = 1.0, 0.0
-            loss = (L.discriminator_loss(d_real, t_real, c.loss)
-                    + L.discriminator_loss(d_fake, t_fake, c.loss))
-            grads = torch.autograd.grad(loss, weights, create_graph=True)
+            grads = torch.autograd.grad(self.d_loss(d_real, d_fake)[0], weights,
+                                        create_graph=True)
             steps, moments = _optimizer_update(opt, live, grads, moments, k)
             weights = [w - u for w, u in zip(weights, steps)]
             if c.clip_value > 0:
