@@ -51,7 +51,7 @@ PACGAN4 = {"ring8": (7.8, 0.959), "grid25": (24.8, 0.936)}
 def speed(threads: int, seconds: float = 3.0) -> dict:
     import torch
 
-    from workbench.engine.lab import GanLab
+    from workbench.experiments.lab import GanLab
 
     torch.set_num_threads(threads)
     lab = GanLab("grid25", "toy_gan", seed=0)
@@ -111,7 +111,7 @@ def train_and_score(model: str, dataset: str, seed: int, steps_scale: float = 1.
 
     torch.set_num_threads(1)
     from workbench.analysis.modes import N_SAMPLES, mode_report_for
-    from workbench.core.registry import get_model_info
+    from workbench.models.registry import get_model_info
     from workbench.data import load_dataset
     from workbench.engine.events import Finished
     from workbench.engine.trainer import Trainer, TrainSettings

@@ -33,7 +33,7 @@ from ui_latency import pct, qt_session  # noqa: E402  (the same stall method and
 def headless(dataset: str, model: str, seconds: float) -> float:
     import torch
 
-    from workbench.engine.lab import GanLab
+    from workbench.experiments.lab import GanLab
 
     prev = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -56,7 +56,7 @@ def run_job(job: dict) -> None:
     from zoo import covered, score_model
 
     from workbench.analysis.metrics import digit_classifier, evaluate_samples
-    from workbench.core.registry import get_config, get_model_info
+    from workbench.models.registry import get_config, get_model_info
     from workbench.data import load_dataset
     from workbench.engine.events import Finished, Metrics
     from workbench.engine.trainer import Trainer, TrainSettings

@@ -43,7 +43,7 @@ def probe_for(name: str):
     import torch
 
     from workbench.analysis.latent import LatentProbe
-    from workbench.core.registry import create_model
+    from workbench.models.registry import create_model
     from workbench.data.spec import DataSpec
 
     torch.manual_seed(0)

@@ -365,7 +365,7 @@ def measure_plain_loop(ctx: Context, epochs: int | None = None) -> Sample:
     import torch
     from torch.nn import functional as F
 
-    from workbench.core.registry import create_model
+    from workbench.models.registry import create_model
 
     epochs = epochs or ctx.inproc_epochs
     dev = ctx.torch_device

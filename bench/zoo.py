@@ -61,7 +61,7 @@ def score_model(model, data, n_samples: int, seed: int = 0):
 def run_model(name: str, data, seconds: float, batch_size: int | None, n_samples: int,
               device: str, classifier) -> dict:
     from workbench.analysis.metrics import evaluate_samples
-    from workbench.core.registry import get_model_info
+    from workbench.models.registry import get_model_info
     from workbench.engine.events import Finished, Metrics
     from workbench.engine.trainer import Trainer, TrainSettings
 
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
         args.samples = 500 if args.quick else 2000
 
     from workbench.analysis.metrics import digit_classifier, evaluate_samples
-    from workbench.core.registry import get_model_info, list_models
+    from workbench.models.registry import get_model_info, list_models
     from workbench.data import load_dataset
 
     # Models made for 2-D points (the toy GANs) have no place on digits.

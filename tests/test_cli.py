@@ -59,7 +59,7 @@ def ae_run(tmp_path_factory):
 
 # -- models / datasets ---------------------------------------------------------------------------
 def test_models_text(capsys):
-    from workbench.core.registry import list_models
+    from workbench.models.registry import list_models
 
     code, out, err = cli(capsys, "models")
     assert code == 0 and err == ""
@@ -76,7 +76,7 @@ def test_models_pattern_and_verbose(capsys):
 
 
 def test_models_json(capsys):
-    from workbench.core.registry import list_models
+    from workbench.models.registry import list_models
 
     code, out, _ = cli(capsys, "models", "--json")
     assert code == 0

@@ -59,7 +59,7 @@ def test_window_exporter_and_cli_give_identical_pixels(run, tmp_path, capsys):
     with the same options (the command the sheet records)."""
     from safetensors.torch import load_file
 
-    from workbench.analysis.export import SheetSpec, render_sheet, save_sheet_with_provenance
+    from workbench.reports.export import SheetSpec, render_sheet, save_sheet_with_provenance
     from workbench.engine.runs import RunDir
 
     r = RunDir.open(run)

@@ -23,7 +23,7 @@ def _err(msg: str) -> None:
 # -- models / datasets ------------------------------------------------------------------------------
 def cmd_models(args) -> int:
     from workbench.core.config import fields_of
-    from workbench.core.registry import get_model_info, list_models
+    from workbench.models.registry import get_model_info, list_models
 
     rows = []
     for name in list_models(args.pattern):
@@ -47,7 +47,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_datasets(args) -> int:
-    from workbench.data.builtin import list_datasets
+    from workbench.data import list_datasets
     from workbench.data.tv import TV_DATASETS, data_root, is_present
 
     rows = [{"name": d.name, "kind": d.kind, "description": d.description, "builtin": True}
@@ -158,7 +158,7 @@ def _lost_peer(e: Exception) -> bool:
 
 def _train(args, dist) -> int:
     from workbench.core import config as C
-    from workbench.core.registry import get_config
+    from workbench.models.registry import get_config
     from workbench.data import load_dataset
     from workbench.engine.events import CheckpointSaved, Finished, Metrics, Started
     from workbench.engine.trainer import Trainer, TrainSettings
@@ -166,7 +166,7 @@ def _train(args, dist) -> int:
     overrides = C.parse_assignments(args.set)
     exp = None
     if args.experiment is not None:
-        from workbench.engine.experiment import load_experiment
+        from workbench.engine.recipes import load_experiment
 
         exp = load_experiment(args.experiment)
         if args.model and args.model != exp.model:
@@ -195,7 +195,7 @@ def _train(args, dist) -> int:
     if args.batch_size is not None:
         changes["batch_size"] = args.batch_size
     elif "batch_size" not in overrides and not args.resume and exp is None:
-        from workbench.core.registry import get_model_info
+        from workbench.models.registry import get_model_info
 
         # A model tuned at its own batch size (the toy GANs) gets it unless the user says.
         tuned = get_model_info(args.model).batch_size
@@ -208,7 +208,7 @@ def _train(args, dist) -> int:
     elif args.epochs is not None:
         changes.update(epochs=args.epochs, steps=0)
     elif not {"steps", "epochs"} & set(overrides) and exp is None:
-        from workbench.core.registry import get_model_info
+        from workbench.models.registry import get_model_info
 
         tuned = get_model_info(args.model).steps  # the toy GANs' recipes are step counts
         if tuned:
@@ -267,7 +267,7 @@ def _train(args, dist) -> int:
                 for w in trainer.warnings:
                     print(f"warning: {w}", file=sys.stderr)
                 if args.save_experiment is not None and trainer.run is not None:
-                    from workbench.engine.experiment import Experiment, save_experiment
+                    from workbench.engine.recipes import Experiment, save_experiment
 
                     save_experiment(Experiment.from_run(trainer.run), args.save_experiment)
                     print(f"experiment written to {args.save_experiment}")
@@ -320,7 +320,7 @@ def _train_quietly(trainer) -> int:
 
 
 def cmd_experiment(args) -> int:
-    from workbench.engine.experiment import Experiment, save_experiment
+    from workbench.engine.recipes import Experiment, save_experiment
     from workbench.engine.runs import RunDir
 
     exp = Experiment.from_run(RunDir.open(args.run))
@@ -352,7 +352,7 @@ def cmd_sample(args) -> int:
     if out.suffix.lower() == ".npz":
         return _sample_npz(args, out)
 
-    from workbench.analysis.export import render_sheet, save_sheet_with_provenance
+    from workbench.reports.export import render_sheet, save_sheet_with_provenance
     from workbench.core.device import resolve_device
 
     # PNG sheets render on the CPU (the same pixels everywhere); a device the user names must
@@ -376,7 +376,7 @@ def _sheet_spec(args):
     """The SheetSpec the sample options describe (the window's export dialog builds the same)."""
     import math
 
-    from workbench.analysis.export import SheetSpec
+    from workbench.reports.export import SheetSpec
     from workbench.core.errors import ConfigError
 
     if args.kind != "samples" and args.n is not None:
@@ -457,7 +457,7 @@ def _sample_npz(args, out: Path) -> int:
 def _sample_from_sidecar(args) -> int:
     import numpy as np
 
-    from workbench.analysis.export import read_provenance, rerender, save_sheet_with_provenance
+    from workbench.reports.export import read_provenance, rerender, save_sheet_with_provenance
     from workbench.core.errors import ConfigError
 
     src = Path(args.from_sidecar)
@@ -488,7 +488,8 @@ def _sample_gif(args) -> int:
     import numpy as np
     from PIL import Image
 
-    from workbench.analysis.export import list_frames, render_sheet, write_gif
+    from workbench.engine.runs import list_frames
+    from workbench.reports.export import render_sheet, write_gif
     from workbench.core.errors import ConfigError
     from workbench.engine.runs import RunDir
 
@@ -523,7 +524,7 @@ def _sample_gif(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from workbench.analysis.evaluation import evaluate_run, metric_rows
+    from workbench.reports.evaluation import evaluate_run, metric_rows
 
     # the recorded description reloads folders and torchvision sets too, not just names
     result = evaluate_run(args.run, args.samples, device=args.device, data_root=args.data_root,
@@ -546,9 +547,9 @@ def cmd_eval(args) -> int:
 
 
 def cmd_anomaly(args) -> int:
-    from workbench.analysis.anomaly import holdout_experiment
+    from workbench.experiments.holdout import holdout_experiment
     from workbench.core import config as C
-    from workbench.core.registry import get_config
+    from workbench.models.registry import get_config
     from workbench.data import load_dataset
 
     data = load_dataset(args.dataset, data_root=args.data_root)
@@ -581,7 +582,7 @@ def cmd_gui(args) -> int:
 # -- lessons --------------------------------------------------------------------------------------
 def cmd_lessons(args) -> int:
     """List the lessons, check them (a few steps each, headless), or open the window on one."""
-    from workbench.engine.lessons import load_catalogue, rehearse
+    from workbench.course.lessons import load_catalogue, rehearse
 
     cat = load_catalogue()
     for problem in cat.problems:  # a broken teacher's file is named, the rest still list

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from workbench.analysis import latent as L
-from workbench.core.registry import create_model
+from workbench.core.tasks import Cancelled
+from workbench.models.registry import create_model
 from workbench.data.spec import DataSpec
 
 MNIST = DataSpec.mnist()
@@ -91,7 +92,7 @@ def test_tsne_separates_blobs_reports_progress_and_can_be_cancelled():
     assert (y[d.argmin(1)] == y).mean() > 0.95
     ev = threading.Event()
     ev.set()
-    with pytest.raises(L.Cancelled):
+    with pytest.raises(Cancelled):
         L.tsne(x, iterations=50, cancel=ev)
 
 

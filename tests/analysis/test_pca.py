@@ -4,7 +4,7 @@ import torch
 
 from workbench.analysis.pca import (compare_with_pca, fit_pca, max_abs_cosine,
                                     principal_angles)
-from workbench.core.registry import create_model
+from workbench.models.registry import create_model
 from workbench.data.spec import DataSpec
 
 torch.set_num_threads(1)

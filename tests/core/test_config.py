@@ -254,14 +254,14 @@ def test_from_dict_checks_limits():
 
 
 def test_real_model_config_round_trip():
-    from workbench.core.registry import get_config
+    from workbench.models.registry import get_config
 
     cfg = get_config("vae_conv", latent_dim=3, beta=2.5, channels=(8, 16))
     assert C.from_dict(type(cfg), json.loads(json.dumps(C.to_dict(cfg)))) == cfg
 
 
 def test_conv_needs_at_least_one_channel_layer():
-    from workbench.core.registry import get_config
+    from workbench.models.registry import get_config
 
     with pytest.raises(ConfigError, match="channels"):
         get_config("vae_conv", channels="")

@@ -10,7 +10,7 @@ import torch
 
 from workbench.core.errors import DatasetError
 from workbench.data import list_datasets, load_dataset
-from workbench.data.builtin import stratified_split
+from workbench.data.split import stratified_split
 from workbench.data.spec import DataSpec
 
 

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from workbench.core.errors import ConfigError, DatasetError
+from workbench.core.tasks import Cancelled
 from workbench.data import load_dataset, load_described
 from workbench.data import folder as F
 from workbench.data.spec import DataSpec
@@ -271,14 +272,14 @@ def test_cancel_with_event_or_callable(tmp_path, cache_env):
     root = _folder(tmp_path, 40)
     ev = threading.Event()
     ev.set()
-    with pytest.raises(F.ScanCancelled):
+    with pytest.raises(Cancelled):
         F.scan_folder(root, SMALL, cancel=ev)
     calls = []
 
     def cancel():
         calls.append(1)
         return len(calls) > 2  # fires mid-way through decoding
-    with pytest.raises(F.ScanCancelled):
+    with pytest.raises(Cancelled):
         F.scan_folder(root, SMALL, cancel=cancel)
     assert not (cache_env / "folders").exists()  # nothing half-done was cached
 
@@ -345,7 +346,7 @@ def test_unguarded_script_falls_back_to_one_process(tmp_path):
 def test_training_job_takes_a_folder_path_or_its_source(tmp_path):
     """The GUI's training process gets `job["dataset"]`: a path or a source dict both work."""
     from workbench.core import config as C
-    from workbench.core.registry import get_config
+    from workbench.models.registry import get_config
     from workbench.engine.remote import make_trainer
     from workbench.engine.trainer import TrainSettings
 

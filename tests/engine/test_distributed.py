@@ -94,7 +94,7 @@ def test_vae_matches_single_process(vae_runs):
 
 
 def test_vae_weights_close_and_run_written_once(vae_runs):
-    from workbench.core.registry import create_model
+    from workbench.models.registry import create_model
     from workbench.core.seeding import seed_everything
 
     run = RunDir.open(vae_runs / "dist")

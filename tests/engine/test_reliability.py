@@ -20,7 +20,7 @@ import torch
 from workbench.cli import main
 from workbench.core import config as C
 from workbench.core.errors import CheckpointError
-from workbench.core.registry import get_config
+from workbench.models.registry import get_config
 from workbench.engine.checkpoint import list_checkpoints, load_state
 from workbench.engine.runs import RunDir
 from workbench.engine.trainer import Trainer, TrainSettings

@@ -15,7 +15,7 @@ import torch
 import workbench
 from workbench.core import config as C
 from workbench.core.errors import CheckpointError, ConfigError
-from workbench.core.registry import get_config, list_models
+from workbench.models.registry import get_config, list_models
 from workbench.engine.checkpoint import list_checkpoints, load_state
 from workbench.engine.events import CheckpointSaved, Finished, Metrics, Samples, Started
 from workbench.engine.runs import RunDir
@@ -214,7 +214,7 @@ def test_resume_is_exact(name, tiny_mnist, tiny_ring8, tmp_path):
     """N steps + resume to 2N gives the same per-step metrics and weights as 2N in one go.
 
     N = 6 crosses an epoch boundary (4 steps/epoch) before and after the resume point."""
-    from workbench.core.registry import get_model_info
+    from workbench.models.registry import get_model_info
 
     if "image" not in get_model_info(name).data_kinds:
         tiny_mnist = tiny_ring8  # the toy GANs are made for 2-D points

@@ -9,7 +9,7 @@ import pytest
 
 from workbench.core import config as C
 from workbench.core.errors import WorkbenchError
-from workbench.core.registry import get_config
+from workbench.models.registry import get_config
 from workbench.engine.runs import RunDir
 from workbench.engine.trainer import Trainer, TrainSettings
 from workbench.engine.workspace import (delete_run, list_runs, metrics_summary, read_run,

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from workbench.core.errors import ConfigError
-from workbench.core.registry import create_model, get_model_info, list_models
-from workbench.data.builtin import load_dataset
+from workbench.models.registry import create_model, get_model_info, list_models
+from workbench.data import load_dataset
 
 AES = [n for n in list_models() if get_model_info(n).family == "autoencoder"]
 

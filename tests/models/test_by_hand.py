@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from workbench.core.registry import create_model
+from workbench.models.registry import create_model
 from workbench.data.spec import DataSpec
 from workbench.models import gan_losses as L
 from workbench.models.linear_chain import LinearChain

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from workbench.core.errors import ConfigError
-from workbench.core.registry import create_model, list_models
+from workbench.models.registry import create_model, list_models
 from workbench.data.spec import DataSpec
 from workbench.models import gan_losses as L
 from workbench.models.gan_nets import FakeReplay, MinibatchDiscrimination, augment

@@ -12,7 +12,7 @@ import copy
 import pytest
 import torch
 
-from workbench.core.registry import create_model
+from workbench.models.registry import create_model
 from workbench.data.spec import DataSpec
 from workbench.models import gan_losses as L
 

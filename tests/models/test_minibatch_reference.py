@@ -3,8 +3,8 @@ map of D over a grid) exactly as if each point were one more member of that batc
 
 import torch
 
-from workbench.core.registry import create_model
-from workbench.data.builtin import load_dataset
+from workbench.models.registry import create_model
+from workbench.data import load_dataset
 
 
 def test_minibatch_discrimination_against_a_reference_batch_is_one_more_batch_member():
@@ -25,7 +25,7 @@ def test_minibatch_discrimination_against_a_reference_batch_is_one_more_batch_me
 
 
 def test_the_lab_maps_d_with_minibatch_layers_in_linear_time():
-    from workbench.engine.lab import GanLab
+    from workbench.experiments.lab import GanLab
 
     lab = GanLab("ring8", "toy_gan", {"mbd_kernels": 8, "minibatch_std": True}, seed=0)
     lab.step_both(2)

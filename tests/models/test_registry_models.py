@@ -15,7 +15,7 @@ import torch
 
 from workbench.core import config as C
 from workbench.core.errors import ConfigError
-from workbench.core.registry import create_model, get_config, get_model_info, list_models
+from workbench.models.registry import create_model, get_config, get_model_info, list_models
 from workbench.data.spec import DataSpec
 from workbench.engine.checkpoint import load_state, load_weights, save_checkpoint
 
@@ -257,7 +257,7 @@ def test_model_refuses_the_wrong_kind_of_data(name):
         if other.kind not in info.data_kinds:
             with pytest.raises(ConfigError, match=f"{name} trains on"):
                 create_model(name, other)
-    from workbench.data.builtin import list_datasets
+    from workbench.data import list_datasets
 
     kinds = {d.name: d.kind for d in list_datasets()}
     assert kinds[info.default_dataset] in info.data_kinds

@@ -12,7 +12,7 @@ import torch
 from workbench.analysis.modes import mode_report_for
 from workbench.cli import main
 from workbench.core.errors import ConfigError
-from workbench.core.registry import create_model, get_config, get_model_info
+from workbench.models.registry import create_model, get_config, get_model_info
 from workbench.data import load_dataset
 from workbench.engine.trainer import Trainer, TrainSettings
 

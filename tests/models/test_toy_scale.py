@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from workbench.core.registry import create_model, get_config
+from workbench.models.registry import create_model, get_config
 from workbench.data import load_dataset
 from workbench.models.gan import GAN
 
@@ -60,7 +60,7 @@ def test_auto_scale_survives_a_checkpoint_and_old_checkpoints_load_raw():
 
 
 def test_lab_switches_the_scale_live_without_a_reset():
-    from workbench.engine.lab import GanLab
+    from workbench.experiments.lab import GanLab
 
     lab = GanLab("grid25", "toy_gan", config=SMALL, seed=0, batch_size=64)
     lab.step_both(2)

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from workbench.core.registry import create_model, get_config
-from workbench.data.builtin import load_dataset
+from workbench.models.registry import create_model, get_config
+from workbench.data import load_dataset
 from workbench.models.vae import kl_to_standard_normal
 
 

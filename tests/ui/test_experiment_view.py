@@ -134,7 +134,7 @@ def test_shutdown_joins_a_running_experiment(qtbot, view):
 def test_every_registered_experiment_round_trips_through_the_form(view):
     """Whatever the defaults' types (lists of lists, strings, small rates), the form gives back
     exactly the defaults, so Run with an untouched form runs the registered experiment."""
-    from workbench.analysis.experiments import list_experiments
+    from workbench.experiments.registry import list_experiments
 
     infos = list_experiments()
     assert {"pca_vs_linear_ae", "semi_supervised"} <= {i.name for i in infos}

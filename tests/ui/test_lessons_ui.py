@@ -69,7 +69,7 @@ def test_classroom_mode_hides_what_the_lesson_does_not_need(make_window, user_le
     path = w.lessons.set_hidden(hidden, save=True)
     assert path is not None and path.parent == user_lessons_dir
     assert tab_visible(w, "training") and w.dock.isVisible()
-    from workbench.engine.lessons import load_catalogue
+    from workbench.course.lessons import load_catalogue
 
     assert "tab.training" not in load_catalogue().get("game-vector-field").hidden_controls()
     w.lessons.act_classroom.setChecked(False)  # everything back

@@ -12,7 +12,7 @@ from workbench.engine.trainer import Trainer, TrainSettings
 
 def _snapshot(model_name: str, steps: int = 30, run_dir=None, **config):
     from workbench.core import config as C
-    from workbench.core.registry import get_config
+    from workbench.models.registry import get_config
     from workbench.data import load_dataset
 
     torch.manual_seed(0)

@@ -19,7 +19,7 @@ def prepared(tmp_path_factory):
     import torch
 
     from workbench.core import config as C
-    from workbench.core.registry import get_config
+    from workbench.models.registry import get_config
     from workbench.data import load_dataset
     from workbench.data.spec import TensorData
     from workbench.engine.trainer import Trainer, TrainSettings
@@ -178,7 +178,7 @@ def test_window_runs_dock_opens_and_changes_workspace(make_window, ws, tmp_path,
 
 def test_window_save_and_open_experiment(make_window, tmp_path):
     from workbench.core import config as C
-    from workbench.engine.experiment import load_experiment
+    from workbench.engine.recipes import load_experiment
 
     w = make_window()
     w.select_model("vae_mlp")

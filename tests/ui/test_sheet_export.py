@@ -103,13 +103,13 @@ def test_kinds_the_model_cannot_draw_are_disabled_and_traversal_renders(qtbot, q
 
 
 def test_autoencoder_has_no_samples_kind(qtbot, qasync_loop):
-    from workbench.core.registry import get_config
+    from workbench.models.registry import get_config
     from workbench.data import DataSpec
     from workbench.ui.panels.sheet_export import SheetExportDialog
 
     snap = {"model": "ae_mlp", "config": get_config("ae_mlp"), "spec": DataSpec.mnist(),
             "state": {}, "step": 0}
-    from workbench.core.registry import create_model
+    from workbench.models.registry import create_model
 
     snap["state"] = {k: v.numpy() for k, v in create_model("ae_mlp").state_dict().items()}
     snap["dataset"] = "mnist5k"

@@ -1,21 +1,18 @@
-"""Anomaly detection by reconstruction error, and the lecture experiment "train without digit k,
-score all digits".
+"""Anomaly detection by reconstruction error.
 
 An autoencoder trained on normal data reconstructs normal inputs well and unusual ones badly, so
-the per-image reconstruction error is an anomaly score. `holdout_experiment` trains a model on
-the training set minus class k (the Trainer on a filtered TensorData), scores every validation
-image (all classes, none seen in training) and measures how well the score separates class k
-from the rest: the ROC curve and its AUC, computed here in numpy with ties handled (a block of
-equal scores moves the curve diagonally, which makes the AUC the Mann-Whitney statistic with
-ties counted as one half).
+the per-image reconstruction error is an anomaly score. `score_set` scores every validation
+image of a trained model and measures how well the score separates one class from the rest
+(the lecture's "train without digit k, score all digits"; experiments/holdout.py trains): the
+ROC curve and its AUC, computed here in numpy with ties handled (a block of equal scores moves
+the curve diagonally, which makes the AUC the Mann-Whitney statistic with ties counted as one
+half).
 
-Qt-free; the CLI (`genworkbench anomaly`), the GUI's anomaly panel and the tests use it.
+Pure: never trains. The CLI (`genworkbench anomaly`), the GUI's anomaly panel and the tests use it.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,10 +21,6 @@ import torch
 from workbench.core.errors import ConfigError, DatasetError
 
 ERROR_KINDS = ("mse", "bce")
-
-
-class Cancelled(Exception):
-    """The experiment was cancelled by its caller."""
 
 
 # == scores ========================================================================================
@@ -184,67 +177,4 @@ def score_set(model, data, holdout: int | None = None, kind: str = "mse",
             raise DatasetError(f"the {split} split needs images of class {holdout} and of others")
         res.fpr, res.tpr, _ = roc_curve(errors, pos)
         res.auc = auc(res.fpr, res.tpr)
-    return res
-
-
-def without_class(data, k: int):
-    """`data` with class k removed from its training split (the validation split is kept whole:
-    it is what gets scored). The description records the hold-out, so a run saved from it never
-    claims the full set."""
-    from workbench.data.spec import TensorData
-
-    if data.y_train is None:
-        raise DatasetError(f"{data.name} has no labels: there is no class to hold out")
-    n = data.spec.num_classes
-    if not 0 <= k < n:
-        raise ConfigError(f"--holdout must be a class in 0..{n - 1}, got {k}")
-    keep = data.y_train != k
-    return TensorData(f"{data.name}-without-{k}", data.spec, data.x_train[keep],
-                      data.y_train[keep], data.x_val, data.y_val,
-                      {**data.source, "without_class": int(k)}, data.class_names)
-
-
-def holdout_experiment(model_name: str, data, holdout: int, steps: int, *,
-                       batch_size: int = 64, seed: int = 0, config=None, device: str = "cpu",
-                       kind: str = "mse",
-                       progress: Callable[[int, int], None] | None = None,
-                       stop: threading.Event | None = None) -> AnomalyResult:
-    """Train `model_name` for `steps` steps on `data` without class `holdout`, then score every
-    validation image. `progress(step, total)` is called as training goes; setting `stop` makes
-    it raise Cancelled at the next step."""
-    from workbench.core.registry import get_config, get_model_info
-    from workbench.engine.events import Finished, Metrics
-    from workbench.engine.trainer import Trainer, TrainSettings
-
-    info = get_model_info(model_name)
-    if not callable(getattr(info.model_cls, "reconstruct", None)):
-        raise ConfigError(f"{model_name} cannot reconstruct (a GAN has no encoder): the anomaly "
-                          "score is a reconstruction error; use an autoencoder or a VAE")
-    if info.model_cls.conditional:
-        raise ConfigError(f"{model_name} is conditional: it needs the label to reconstruct, "
-                          "which an anomaly score must not know; use an unconditional AE or VAE")
-    if steps < 1:
-        raise ConfigError("--steps must be at least 1")
-    train = without_class(data, holdout)
-    settings = TrainSettings(batch_size=batch_size, steps=steps, epochs=0, seed=seed,
-                             device=device, sample_every_s=0.0, log_every=max(1, min(10, steps)))
-    trainer = Trainer(model_name, train, settings,
-                      config=config if config is not None else get_config(model_name))
-    if progress is not None:
-        progress(0, steps)
-    for ev in trainer.fit():
-        if stop is not None and stop.is_set():
-            trainer.stop()
-        if isinstance(ev, Metrics) and ev.phase == "train" and progress is not None:
-            progress(ev.step, steps)
-        elif isinstance(ev, Finished):
-            if ev.reason == "stopped":
-                raise Cancelled("cancelled")
-            if ev.reason == "diverged":
-                raise ConfigError(f"training diverged: {ev.message}")
-    model = trainer.model.eval()
-    res = score_set(model, data.to(model.device), holdout, kind)
-    res.model, res.steps, res.dataset = model_name, steps, data.name
-    if progress is not None:
-        progress(steps, steps)
     return res

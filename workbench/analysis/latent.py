@@ -16,11 +16,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from workbench.core.tasks import Cancelled
+
 ProgressFn = Callable[[int, int], None]
-
-
-class Cancelled(Exception):
-    """A long computation (t-SNE) was cancelled by its caller."""
 
 
 # == a model, ready to explore ======================================================================
@@ -47,7 +45,7 @@ class LatentProbe:
     def from_snapshot(cls, snap: dict, cache: dict | None = None) -> "LatentProbe":
         """Build (or reuse from `cache`) the model of a weights snapshot {"model", "config",
         "spec", "state"} and load the weights into it."""
-        from workbench.core.registry import create_model
+        from workbench.models.registry import create_model
 
         key = (snap["model"], repr(snap["config"]), snap["spec"])
         model = cache.get(key) if cache is not None else None

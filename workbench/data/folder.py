@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Callable
 
 from workbench.core.errors import ConfigError, DatasetError
+from workbench.core.tasks import Cancelled
+from workbench.data.split import SPLIT_SEED, stratified_split
 
 IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
                         ".ppm", ".pgm"})
@@ -31,10 +33,6 @@ COLORS = ("auto", "grey", "rgb")
 FITS = ("crop", "pad")
 CACHE_VERSION = "folder-1"  # bump when decoding or preprocessing changes what is stored
 PARALLEL_MIN_FILES = 128  # below this, starting worker processes costs more than it saves
-
-
-class ScanCancelled(DatasetError):
-    """The caller's cancel check fired; nothing was cached."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +128,7 @@ class _Scan:
 
 def _check_cancel(cancel) -> None:
     if cancel is not None and (cancel.is_set() if hasattr(cancel, "is_set") else cancel()):
-        raise ScanCancelled("scan cancelled")
+        raise Cancelled("scan cancelled")  # nothing was cached
 
 
 def _entries(path: Path, skipped: list) -> list[os.DirEntry]:
@@ -519,7 +517,7 @@ def scan_folder(root, options: FolderOptions | None = None, *,
 
     Returns (report, x, y): x is N×C×S×S uint8 (a read-only memory map when cached), y int64
     labels or None. Never raises for bad files (they are in report.skipped); raises
-    DatasetError for a missing root and ScanCancelled when `cancel` fires.
+    DatasetError for a missing root and Cancelled when `cancel` fires.
     `cancel`: a callable returning True, or a threading.Event.
     """
     t0 = time.perf_counter()
@@ -559,7 +557,6 @@ def to_tensordata(report: FolderReport, x, y, val_fraction: float = 0.1) -> "Ten
     import numpy as np
     import torch
 
-    from workbench.data.builtin import SPLIT_SEED, stratified_split
     from workbench.data.spec import DataSpec, TensorData
 
     n = report.ok

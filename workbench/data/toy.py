@@ -1,6 +1,6 @@
 """Toy 2-D sets without discrete modes: a spiral, two moons and GAN Lab's ellipse ring.
 
-They are registered with builtin.py's registry (which imports this module), kind "points",
+They are registered with the dataset registry (registry.py) when `workbench.data` is imported, kind "points",
 unlabeled. Unlike ring8 / grid25 they carry no means or sigma in `source`, so the mode metrics
 (analysis/modes.py) do not apply to them. Every set is drawn from a fixed seed: the same points
 in every run and session.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from workbench.data.builtin import _register
+from workbench.data.registry import register_dataset
 from workbench.data.spec import DataSpec, TensorData
 
 N_POINTS = 50_000
@@ -30,7 +30,7 @@ def _generator():
     return torch.Generator().manual_seed(SEED)
 
 
-@_register("spiral", "one-armed spiral, 1.5 turns out to radius 1, noise σ = 0.02", "points")
+@register_dataset("spiral", "one-armed spiral, 1.5 turns out to radius 1, noise σ = 0.02", "points")
 def load_spiral() -> TensorData:
     import torch
 
@@ -44,7 +44,7 @@ def load_spiral() -> TensorData:
     return _points("spiral", x, {"turns": 1.5, "noise": 0.02})
 
 
-@_register("two_moons", "two interleaved half circles (scikit-learn's moons), noise σ = 0.05",
+@register_dataset("two_moons", "two interleaved half circles (scikit-learn's moons), noise σ = 0.05",
            "points")
 def load_two_moons() -> TensorData:
     import torch
@@ -59,7 +59,7 @@ def load_two_moons() -> TensorData:
     return _points("two_moons", x, {"noise": 0.05})
 
 
-@_register("ellipse_ring", "GAN Lab's ring: an ellipse with semi-axes 1 and 0.6, noise σ = 0.03",
+@register_dataset("ellipse_ring", "GAN Lab's ring: an ellipse with semi-axes 1 and 0.6, noise σ = 0.03",
            "points")
 def load_ellipse_ring() -> TensorData:
     import torch

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from workbench.core.errors import DatasetError
+from workbench.data.split import SPLIT_SEED
 
 _IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -274,7 +275,6 @@ def load_tv(name: str, root=None, *, download_ok: bool = False, limit: int | Non
     import numpy as np
     import torch
 
-    from workbench.data.builtin import SPLIT_SEED
     from workbench.data.spec import DataSpec, TensorData
 
     key = tv_name(name)

@@ -7,7 +7,7 @@ parallel op. Nothing else imports this module."""
 import torch  # noqa: F401
 import torch._dynamo  # noqa: F401
 
-import workbench.data.builtin  # noqa: F401
+import workbench.data  # noqa: F401
 import workbench.engine.remote  # noqa: F401
 import workbench.engine.trainer  # noqa: F401
 import workbench.models  # noqa: F401

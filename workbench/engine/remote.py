@@ -48,7 +48,7 @@ def weights_copy(model) -> dict:
 def make_trainer(job: dict):
     """Build the Trainer a job describes: model, dataset name, config and settings as dicts."""
     from workbench.core import config as C
-    from workbench.core.registry import get_model_info
+    from workbench.models.registry import get_model_info
     from workbench.data import load_dataset
     from workbench.engine.trainer import Trainer, TrainSettings
 

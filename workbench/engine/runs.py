@@ -91,7 +91,7 @@ class RunDir:
         return cls(path, meta)
 
     def config(self):
-        from workbench.core.registry import get_model_info
+        from workbench.models.registry import get_model_info
 
         info = get_model_info(self.model_name)
         return C.from_dict(info.config_cls, self.meta["config"])
@@ -172,7 +172,7 @@ class RunDir:
         A corrupt newest checkpoint is skipped for the one before it; `model.loaded_step` and
         `model.load_warnings` tell what happened.
         """
-        from workbench.core.registry import create_model
+        from workbench.models.registry import create_model
 
         model = create_model(self.model_name, data=self.data_spec(), config=self.config())
         model.to(device)
@@ -263,3 +263,27 @@ def metric_record(step: int, epoch: int, elapsed: float, values: dict[str, float
 
 def now() -> float:
     return time.perf_counter()
+
+
+# == the training animation's frames: RUN_DIR/samples/frames/step-NNNNNNNN.png ====================
+FRAMES_DIR = ("samples", "frames")
+
+
+def frames_dir(run_path: Path) -> Path:
+    return Path(run_path).joinpath(*FRAMES_DIR)
+
+
+def frame_path(run_path: Path, step: int) -> Path:
+    return frames_dir(run_path) / f"step-{int(step):08d}.png"
+
+
+def list_frames(run_path: Path) -> list[tuple[int, Path]]:
+    out = []
+    d = frames_dir(run_path)
+    if d.is_dir():
+        for p in d.glob("step-*.png"):
+            try:
+                out.append((int(p.stem.split("-", 1)[1]), p))
+            except ValueError:
+                continue
+    return sorted(out)

@@ -126,7 +126,7 @@ class Trainer:
 
     # -- set-up -----------------------------------------------------------------------------------
     def _build(self, device):
-        from workbench.core.registry import create_model, get_model_info
+        from workbench.models.registry import create_model, get_model_info
         from workbench.core.seeding import seed_everything, set_rng_state
 
         s = self.settings
@@ -367,7 +367,7 @@ class Trainer:
         as the live grid), a small uint8 PNG written atomically."""
         import torch
 
-        from workbench.analysis.export import frame_path
+        from workbench.engine.runs import frame_path
         from workbench.analysis.sheets import save_sheet
 
         if not model.can("sample"):

@@ -13,7 +13,7 @@ import torch
 
 from workbench.core.config import param
 from workbench.core.errors import ConfigError
-from workbench.core.registry import register_model
+from workbench.models.registry import register_model
 from workbench.models.base import floats
 from workbench.models.encdec import EncoderDecoderConfig, EncoderDecoderModel
 

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from workbench.core.config import param
 from workbench.core.errors import ConfigError
-from workbench.core.registry import register_model
+from workbench.models.registry import register_model
 from workbench.models import gan_losses as L
 from workbench.models import gan_nets as N
 from workbench.models.base import GenerativeModel, floats

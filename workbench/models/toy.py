@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from workbench.core.config import param
-from workbench.core.registry import register_model
+from workbench.models.registry import register_model
 from workbench.models.gan import GAN, GANConfig
 from workbench.models.gan_nets import LeakyReLU02
 

@@ -17,7 +17,7 @@ from typing import Literal
 import torch
 
 from workbench.core.config import param
-from workbench.core.registry import register_model
+from workbench.models.registry import register_model
 from workbench.models.base import floats
 from workbench.models.encdec import EncoderDecoderConfig, EncoderDecoderModel
 

@@ -1,7 +1,7 @@
 """Lessons in the window: the Lessons menu, the start page, the lesson panel beside the picture,
 and classroom mode.
 
-A lesson (workbench/engine/lessons.py: a preset file) is applied to the window by
+A lesson (workbench/course/lessons.py: a preset file) is applied to the window by
 `LessonController.open`: it fills the setup forms and starts training where that is the point,
 configures the GAN lab, the Dirac-GAN view or the experiment view, switches to the lesson's tab
 and shows the explanation in the Lesson panel. Classroom mode hides the controls the lesson does
@@ -180,7 +180,7 @@ class ClassroomDialog(QDialog):
 
     def __init__(self, lesson, hidden: tuple[str, ...], fields=None, parent=None):
         from workbench.core.config import fields_of
-        from workbench.engine.lessons import CONTROLS
+        from workbench.course.lessons import CONTROLS
 
         super().__init__(parent)
         self.setWindowTitle(f"Classroom controls: {lesson.title}")
@@ -263,7 +263,7 @@ class LessonController:
 
     # -- catalogue and menu ---------------------------------------------------------------------
     def load(self):
-        from workbench.engine.lessons import load_catalogue
+        from workbench.course.lessons import load_catalogue
 
         self.catalogue = load_catalogue()
         return self.catalogue
@@ -322,7 +322,7 @@ class LessonController:
         from PySide6.QtCore import QUrl
         from PySide6.QtGui import QDesktopServices
 
-        from workbench.engine.lessons import user_lessons_dir
+        from workbench.course.lessons import user_lessons_dir
 
         folder = user_lessons_dir()
         folder.mkdir(parents=True, exist_ok=True)
@@ -437,7 +437,7 @@ class LessonController:
     def _apply_lab(self, lab: dict) -> None:
         from dataclasses import asdict
 
-        from workbench.core.registry import get_config
+        from workbench.models.registry import get_config
 
         w = self.w
         w.lab_page.ensure()
@@ -500,7 +500,7 @@ class LessonController:
 
     def apply_classroom(self) -> None:
         """Show or hide every control in CONTROLS for the current lesson."""
-        from workbench.engine.lessons import CONTROLS
+        from workbench.course.lessons import CONTROLS
 
         on = self.classroom_on()
         hidden = set(self.hidden) if on else set()
@@ -512,7 +512,7 @@ class LessonController:
             form.show_only(self.fields if lesson_model == self.w.current_model else None)
 
     def show_all_controls(self) -> None:
-        from workbench.engine.lessons import CONTROLS
+        from workbench.course.lessons import CONTROLS
 
         for key in CONTROLS:
             if key != "dock.runs":
@@ -534,7 +534,7 @@ class LessonController:
         """Use `hidden` (and the config `fields` shown; None: all) for the current lesson; with
         save, write them into the user's copy of the preset (the shipped file is never
         changed). Returns the written path or None."""
-        from workbench.engine.lessons import save_classroom
+        from workbench.course.lessons import save_classroom
 
         self.hidden = tuple(hidden)
         self.fields = tuple(fields) if fields is not None else None

@@ -1023,7 +1023,7 @@ class MainWindow(QMainWindow):
             self.save_experiment(Path(path))
 
     def save_experiment(self, path: Path) -> bool:
-        from workbench.engine.experiment import save_experiment
+        from workbench.engine.recipes import save_experiment
         from workbench.ui.panels.runs_panel import experiment_from_window
 
         if path.suffix.lower() not in (".toml", ".json"):
@@ -1046,7 +1046,7 @@ class MainWindow(QMainWindow):
             self.open_experiment(Path(path))
 
     def open_experiment(self, path: Path) -> bool:
-        from workbench.engine.experiment import load_experiment
+        from workbench.engine.recipes import load_experiment
         from workbench.ui.panels.runs_panel import apply_experiment
 
         if self.training:
@@ -1100,7 +1100,7 @@ class MainWindow(QMainWindow):
         return self.metrics_panel
 
     def _make_experiments(self) -> QWidget:
-        from workbench.analysis.experiments import list_experiments
+        from workbench.experiments.registry import list_experiments
         from workbench.ui.panels.experiment_view import ExperimentView
 
         page = QWidget()
@@ -1527,8 +1527,8 @@ class _LazyPage(QWidget):
 
 # == work done off the GUI thread =================================================================
 def _import_backend():
-    from workbench.core.registry import get_model_info, list_models
-    from workbench.data.builtin import list_datasets
+    from workbench.models.registry import get_model_info, list_models
+    from workbench.data import list_datasets
 
     infos = {n: get_model_info(n) for n in list_models()}
     use_one_torch_thread_for_the_gui()

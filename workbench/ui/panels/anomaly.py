@@ -61,7 +61,7 @@ def _caption(text: str = "") -> QLabel:
 
 
 class ExperimentWorker(QThread):
-    """Runs `anomaly.holdout_experiment` off the GUI thread; `cancel()` stops it at the next
+    """Runs `experiments.holdout.holdout_experiment` off the GUI thread; `cancel()` stops it at the next
     step (the result is then `failed` with "cancelled")."""
 
     progress = Signal(int, int)
@@ -79,7 +79,8 @@ class ExperimentWorker(QThread):
         self._stop.set()
 
     def run(self) -> None:
-        from workbench.analysis.anomaly import Cancelled, holdout_experiment
+        from workbench.core.tasks import Cancelled
+        from workbench.experiments.holdout import holdout_experiment
         from workbench.core.errors import WorkbenchError
 
         model, dataset, holdout, steps, kind = self.args
@@ -214,7 +215,7 @@ class AnomalyView(QWidget):
         self._fill_models()
 
     def _fill_models(self) -> None:
-        from workbench.core.registry import get_model_info, list_models
+        from workbench.models.registry import get_model_info, list_models
 
         for name in list_models():
             cls = get_model_info(name).model_cls

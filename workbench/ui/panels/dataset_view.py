@@ -301,7 +301,8 @@ class FolderLoader(QThread):
 
     def run(self) -> None:
         from workbench.core.errors import WorkbenchError
-        from workbench.data.folder import (ScanCancelled, no_image_message, scan_folder,
+        from workbench.core.tasks import Cancelled
+        from workbench.data.folder import (no_image_message, scan_folder,
                                            to_tensordata)
 
         try:
@@ -312,9 +313,9 @@ class FolderLoader(QThread):
                 return
             data = to_tensordata(report, x, y, self.val_fraction)
             if self._cancel.is_set():
-                raise ScanCancelled("scan cancelled")
+                raise Cancelled("scan cancelled")
             self.loaded.emit(data, report)
-        except ScanCancelled:
+        except Cancelled:
             self.cancelled.emit()
         except WorkbenchError as e:
             self.failed.emit(str(e), None)

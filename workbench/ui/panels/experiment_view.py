@@ -75,7 +75,8 @@ class ExperimentRunner(QThread):
     def run(self) -> None:
         import torch
 
-        from workbench.analysis.experiments import Cancelled, run_experiment
+        from workbench.core.tasks import Cancelled
+        from workbench.experiments.registry import run_experiment
         from workbench.core.errors import WorkbenchError
         from workbench.ui import workers
 
@@ -278,7 +279,7 @@ class ExperimentView(QWidget):
     def set_experiment(self, name: str, params: dict | None = None) -> bool:
         """Show experiment `name` with its defaults, overridden by `params` (ConfigError for an
         unknown experiment or parameter). False, and nothing changes, while one is running."""
-        from workbench.analysis.experiments import get_experiment, resolve_params
+        from workbench.experiments.registry import get_experiment, resolve_params
 
         if self.running:
             return False
@@ -298,7 +299,7 @@ class ExperimentView(QWidget):
     # -- running -----------------------------------------------------------------------------------
     def run(self) -> bool:
         """Start the experiment with the form's values; False when it cannot start now."""
-        from workbench.analysis.experiments import resolve_params
+        from workbench.experiments.registry import resolve_params
         from workbench.core.errors import WorkbenchError
 
         if self.name is None or self.running:

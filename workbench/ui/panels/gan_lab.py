@@ -1,4 +1,4 @@
-"""The GAN dynamics lab: a 2-D GAN (workbench/engine/lab.py) trained by hand or at a chosen pace
+"""The GAN dynamics lab: a 2-D GAN (workbench/experiments/lab.py) trained by hand or at a chosen pace
 while the panel draws real and generated points, D's map, G's warped z grid, the sample-space
 gradient field and the mode metrics.
 
@@ -92,7 +92,7 @@ class LabWorker(QThread):
     def run(self) -> None:
         import torch
 
-        from workbench.engine.lab import GanLab
+        from workbench.experiments.lab import GanLab
 
         # One intra-op thread, for this thread only (OpenMP's setting is per thread): the toy
         # nets' matrices are tiny, and on 2 busy cores a second thread made 100 steps take
@@ -385,7 +385,7 @@ class GanLabPanel(QWidget):
         split.setStretchFactor(1, 2)
 
     def _transport(self, dataset, model, seed) -> QWidget:
-        from workbench.core.registry import get_model_info, list_models
+        from workbench.models.registry import get_model_info, list_models
         from workbench.data import list_datasets
 
         box = QGroupBox("Training")

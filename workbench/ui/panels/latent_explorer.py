@@ -363,7 +363,7 @@ class LatentExplorer(QWidget):
 
         def failed(e):
             self._tsne_finished()
-            from workbench.analysis.latent import Cancelled
+            from workbench.core.tasks import Cancelled
 
             if isinstance(e, Cancelled):
                 self.status.emit("t-SNE cancelled.")

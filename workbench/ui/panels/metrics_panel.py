@@ -1,5 +1,5 @@
 """The Metrics tab: every offline metric of the current model and of chosen run directories, one
-column each, so runs compare side by side (workbench/analysis/evaluation.py computes them).
+column each, so runs compare side by side (workbench/reports/evaluation.py computes them).
 
 Evaluations run one at a time in a background job (the first one on a labelled image set trains
 the dataset's classifier, which is then cached on disk); the stage shows as progress text. A
@@ -125,7 +125,7 @@ class MetricsPanel(QWidget):
         label = f"current: {snap['model']} @ {snap.get('step')}"
 
         def work():
-            from workbench.analysis.evaluation import evaluate_run
+            from workbench.reports.evaluation import evaluate_run
             from workbench.analysis.latent import LatentProbe
 
             model = LatentProbe.from_snapshot(snap).model  # a fresh copy: never the live model
@@ -143,7 +143,7 @@ class MetricsPanel(QWidget):
         n = self._n_samples()
 
         def work():
-            from workbench.analysis.evaluation import evaluate_run
+            from workbench.reports.evaluation import evaluate_run
 
             return evaluate_run(path, n, progress=self._relay.text.emit)
 
@@ -205,7 +205,7 @@ class MetricsPanel(QWidget):
 
     # -- the table --------------------------------------------------------------------------------
     def _render(self) -> None:
-        from workbench.analysis.evaluation import DESCRIPTIONS, metric_rows
+        from workbench.reports.evaluation import DESCRIPTIONS, metric_rows
 
         keys = list(self.results)
         rows: dict[str, str] = {}  # metric key -> row label, in first-seen order
@@ -239,7 +239,7 @@ class MetricsPanel(QWidget):
 
     def cell(self, metric_key: str, column_key: str) -> str | None:
         """The text shown for a metric in a column (for tests and scripting)."""
-        from workbench.analysis.evaluation import metric_rows
+        from workbench.reports.evaluation import metric_rows
 
         r = self.results.get(column_key)
         if r is None:

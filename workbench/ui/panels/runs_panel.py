@@ -426,7 +426,7 @@ class RunsPanel(QWidget):
 def experiment_from_window(window):
     """The Experiment the window's model, config, dataset and training forms describe."""
     from workbench.core import config as C
-    from workbench.engine.experiment import Experiment
+    from workbench.engine.recipes import Experiment
 
     if window.current_model is None or window.model_form is None:
         raise WorkbenchError("no model is selected yet")

@@ -1,6 +1,6 @@
 """File → Export sample sheet…: choose a sheet (samples, reconstructions, traversal,
 interpolation), see it re-rendered live, and save it as a PNG that carries its provenance (and a
-`.png.json` sidecar). Rendering is workbench.analysis.export.render_sheet, the same code
+`.png.json` sidecar). Rendering is workbench.reports.export.render_sheet, the same code
 `genworkbench sample` runs, so a saved sheet can be drawn again pixel for pixel from the CLI."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class SheetExportDialog(QDialog):
     def __init__(self, source, parent=None, default_dir: Path | None = None):
         super().__init__(parent)
         from workbench.core.errors import WorkbenchError
-        from workbench.core.registry import get_model_info
+        from workbench.models.registry import get_model_info
         from workbench.engine.runs import RunDir
 
         self.setWindowTitle("Export sample sheet")
@@ -188,7 +188,7 @@ class SheetExportDialog(QDialog):
 
     # -- the spec --------------------------------------------------------------------------------
     def spec(self):
-        from workbench.analysis.export import SheetSpec
+        from workbench.reports.export import SheetSpec
         from workbench.core.errors import ConfigError
 
         try:
@@ -231,7 +231,7 @@ class SheetExportDialog(QDialog):
         return self._data[key]
 
     def _work(self, spec):
-        from workbench.analysis.export import render_sheet
+        from workbench.reports.export import render_sheet
 
         needs = spec.kind != "samples" and not (spec.kind == "traversal" and spec.dims)
         data = self._load_data() if needs else None
@@ -268,7 +268,7 @@ class SheetExportDialog(QDialog):
     def save_to(self, path: Path) -> Path | None:
         """Write the PNG (with provenance) and its sidecar; the shown preview if it is current,
         else a fresh render."""
-        from workbench.analysis.export import save_sheet_with_provenance
+        from workbench.reports.export import save_sheet_with_provenance
         from workbench.core.errors import WorkbenchError
 
         path = Path(path)

@@ -6,14 +6,14 @@ import pytest
 import torch
 
 from workbench.analysis import metrics as M
-from workbench.analysis.evaluation import (
+from workbench.reports.evaluation import (
     DESCRIPTIONS,
     evaluate_model,
     evaluate_run,
     metric_rows,
 )
 from workbench.core.errors import ConfigError
-from workbench.core.registry import create_model
+from workbench.models.registry import create_model
 from workbench.data import load_dataset
 
 
@@ -110,7 +110,7 @@ def test_rows_cover_every_number_and_have_descriptions(mnist, classifier):
 
 
 def test_evaluate_run_reads_a_run_directory(tmp_path, mnist):
-    from workbench.core.registry import get_config
+    from workbench.models.registry import get_config
     from workbench.engine.trainer import Trainer, TrainSettings
 
     small = type(mnist)("mnist5k", mnist.spec, mnist.x_train[:256], mnist.y_train[:256],

@@ -2,7 +2,8 @@
 
 Each variant is one small function decorated with `@register_model(ModelClass)` that returns its
 default config; the first line of its docstring is the one-line description shown in the GUI and
-by `genworkbench models`.
+by `genworkbench models`. Importing this module imports `workbench.models` first, whose
+__init__ imports every family, so the registry is full whenever it can be asked.
 
     create_model("vae_mlp", data=spec, latent_dim=2)
     list_models("vae*")
@@ -17,6 +18,7 @@ from typing import Callable
 
 from workbench.core import config as C
 from workbench.core.errors import ConfigError
+from workbench.data.spec import DataSpec
 
 
 @dataclass(frozen=True)
@@ -62,17 +64,11 @@ def register_model(model_cls: type, default_dataset: str = "mnist5k",
     return deco
 
 
-def _ensure_loaded() -> None:
-    import workbench.models  # noqa: F401  (registers every model family)
-
-
 def list_models(pattern: str = "*") -> list[str]:
-    _ensure_loaded()
     return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
 
 
 def get_model_info(name: str) -> ModelInfo:
-    _ensure_loaded()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -88,8 +84,6 @@ def get_config(name: str, **overrides):
 
 def create_model(name: str, data=None, config=None, **overrides):
     """Build a registered model for a dataset spec (`DataSpec`; MNIST's shape when omitted)."""
-    from workbench.data.spec import DataSpec
-
     info = get_model_info(name)
     cfg = config if config is not None else info.default_config()
     if overrides:

@@ -8,7 +8,7 @@ the embedded MNIST digits.
 - `strong_discriminator` (lesson 14): a discriminator that wins drives its BCE loss to 0, the
   JS estimate log 2 − d_loss/2 to log 2, and the minimax generator's gradient to 0.
 
-Qt-free; fn(params, ctx) -> Result as in workbench.analysis.experiments.
+Qt-free; fn(params, ctx) -> Result as in workbench.experiments.registry.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import math
 import numpy as np
 import torch
 
-from workbench.analysis.divergences import (
+from workbench.experiments.divergences import (
     LOG2,
     choice_param,
     device_of,
@@ -46,8 +46,8 @@ def generator_logit_gradient(loss: str, d_fake) -> np.ndarray:
 
 def _mnist_gan(params: dict, ctx, loss: str):
     """A gan_mlp for the embedded digits sized by the experiment's params, and the data."""
-    from workbench.core.registry import create_model
-    from workbench.data.builtin import load_dataset
+    from workbench.models.registry import create_model
+    from workbench.data import load_dataset
     from workbench.models.gan import GANConfig
 
     hidden = int_param(params, "hidden", 8, 2048)
@@ -96,7 +96,7 @@ def _window_mean(values, lo: int, hi: int) -> float:
 
 def generator_gradients(params: dict, ctx):
     """Lesson 13: minimax against non-saturating G loss from the same start, D ahead."""
-    from workbench.analysis.experiments import Curve, Image, Result, Table
+    from workbench.experiments.registry import Curve, Image, Result, Table
 
     steps = int_param(params, "steps", 1, 100_000)
     pre = int_param(params, "pretrain_d_steps", 0, 100_000)
@@ -186,7 +186,7 @@ def generator_gradients(params: dict, ctx):
 def strong_discriminator(params: dict, ctx):
     """Lesson 14: a balanced GAN next to one whose D is much stronger (more steps, higher rate):
     the JS estimate per step and the minimax generator's gradient norm."""
-    from workbench.analysis.experiments import Curve, Image, Result, Table
+    from workbench.experiments.registry import Curve, Image, Result, Table
 
     steps = int_param(params, "steps", 1, 100_000)
     batch = int_param(params, "batch_size", 2, 4096)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from workbench.core.errors import ConfigError
-from workbench.engine import lessons as L
+from workbench.course import lessons as L
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.analysis import divergences as D
-from workbench.analysis.experiments import Cancelled, run_experiment
+from workbench.experiments import divergences as D
+from workbench.core.tasks import Cancelled
+from workbench.experiments.registry import run_experiment
 from workbench.core.errors import ConfigError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -143,7 +143,7 @@ def _resolve(source, step: int | None):
                        "model": source.model_name, "config": source.meta["config"],
                        "dataset": source.meta["dataset"], "run_seed": source.meta.get("seed")}
     if isinstance(source, dict):  # the window's snapshot {"model", "config", "spec", "state", …}
-        from workbench.core.registry import create_model
+        from workbench.models.registry import create_model
 
         model = create_model(source["model"], data=source["spec"], config=source["config"])
         model.load_state_dict({k: torch.as_tensor(v) for k, v in source["state"].items()})
@@ -456,30 +456,7 @@ def rerender(provenance: dict, data=None):
     return render_sheet(run, spec, data, step=provenance.get("step"))
 
 
-# == animated GIF over training ===================================================================
-FRAMES_DIR = ("samples", "frames")
-
-
-def frames_dir(run_path: Path) -> Path:
-    return Path(run_path).joinpath(*FRAMES_DIR)
-
-
-def frame_path(run_path: Path, step: int) -> Path:
-    return frames_dir(run_path) / f"step-{int(step):08d}.png"
-
-
-def list_frames(run_path: Path) -> list[tuple[int, Path]]:
-    out = []
-    d = frames_dir(run_path)
-    if d.is_dir():
-        for p in d.glob("step-*.png"):
-            try:
-                out.append((int(p.stem.split("-", 1)[1]), p))
-            except ValueError:
-                continue
-    return sorted(out)
-
-
+# == animated GIF over training (the frames: engine/runs.py) ======================================
 def write_gif(frames, path: Path, fps: float = 4.0, captions: list[str] | None = None) -> Path:
     """H×W×C uint8 frames -> an animated GIF (looping; the last frame held 4× as long)."""
     import io

@@ -18,7 +18,7 @@ import math
 import numpy as np
 import torch
 
-from workbench.analysis.experiments import (
+from workbench.experiments.registry import (
     Context,
     Curve,
     Image,
@@ -34,7 +34,7 @@ from workbench.core.errors import ConfigError, WorkbenchError
 def _seeded_model(name: str, spec, seed: int, device: str = "cpu", **overrides):
     """A registered model on `device` with its initial weights drawn from `seed`, leaving the
     global torch RNG as it was (the experiment may run in a GUI worker beside other torch work)."""
-    from workbench.core.registry import create_model
+    from workbench.models.registry import create_model
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -261,7 +261,7 @@ def _accuracy(w, b, features, labels) -> float:
 
 
 def semi_supervised(params: dict, ctx: Context) -> Result:
-    from workbench.core.registry import get_model_info
+    from workbench.models.registry import get_model_info
     from workbench.data import load_dataset
 
     name = str(params["model"])

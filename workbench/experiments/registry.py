@@ -20,10 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from workbench.core.errors import ConfigError
-
-
-class Cancelled(Exception):
-    """The experiment was cancelled by its caller."""
+from workbench.core.tasks import Cancelled  # noqa: F401  (the studies raise it through ctx.check)
 
 
 @dataclass
@@ -187,32 +184,32 @@ def floats_param(params: dict, key: str) -> list[float]:
 
 # -- PCA against a linear autoencoder; semi-supervised learning with few labels -------------------
 _add("pca_vs_linear_ae", "PCA versus a linear autoencoder: same subspace, non-orthogonal basis",
-     "workbench.analysis.ae_experiments:pca_vs_linear_ae",
+     "workbench.experiments.ae_experiments:pca_vs_linear_ae",
      {"k": 8, "steps": 4000, "batch_size": 250, "lr": 1e-2}, {"k": 4, "steps": 1200})
 _add("semi_supervised", "Semi-supervised: autoencoder features plus a few labels",
-     "workbench.analysis.ae_experiments:semi_supervised",
+     "workbench.experiments.ae_experiments:semi_supervised",
      {"model": "ae_conv", "latent_dim": 16, "steps": 800, "batch_size": 64,
       "labels_per_class": [1, 3, 10, 30, 100], "draws": 5, "l2": 1e-2},
      {"steps": 40, "labels_per_class": [3, 10], "draws": 2})
 
 # -- autoencoders side by side: reconstructions, sparse codes, the VAE's loss terms, interpolation --
 _add("compare_reconstructions", "Stacked and convolutional autoencoders side by side",
-     "workbench.analysis.ae_compare:compare_reconstructions",
+     "workbench.experiments.ae_compare:compare_reconstructions",
      {"models": ["ae_mlp", "ae_conv"], "steps": 250, "batch_size": 64, "latent_dim": 16,
       "n_show": 10, "eval_every": 25, "classifier": "full"},
      {"steps": 6, "eval_every": 3, "n_show": 4, "classifier": "small"})
 _add("sparse_codes", "Sparse autoencoder: few active code units",
-     "workbench.analysis.ae_compare:sparse_codes",
+     "workbench.experiments.ae_compare:sparse_codes",
      {"steps": 400, "batch_size": 64, "sparsity_weight": 1.0, "threshold": 0.1, "n_codes": 20,
       "eval_every": 50},
      {"steps": 6, "eval_every": 3, "n_codes": 4})
 _add("vae_loss_terms", "Reconstruction only, KL only, both: three latent pictures",
-     "workbench.analysis.ae_compare:vae_loss_terms",
+     "workbench.experiments.ae_compare:vae_loss_terms",
      {"steps": 600, "batch_size": 64, "latent_dim": 2, "size": 240, "extent": "shared",
       "eval_every": 50},
      {"steps": 6, "eval_every": 3, "size": 96})
 _add("interpolations", "Interpolation: AE against VAE against pixels",
-     "workbench.analysis.ae_compare:interpolations",
+     "workbench.experiments.ae_compare:interpolations",
      {"steps": 500, "batch_size": 64, "latent_dim": 16, "pairs": [[1, 7], [3, 8]], "n": 9,
       "eval_every": 50, "classifier": "full"},
      {"steps": 6, "eval_every": 3, "n": 5, "pairs": [[1, 7]], "classifier": "small"})
@@ -220,23 +217,23 @@ _add("interpolations", "Interpolation: AE against VAE against pixels",
 # -- the GAN objectives: vanishing gradient, a winning discriminator, JS against Wasserstein, -----
 # -- fitting a Gaussian with different f-divergences ----------------------------------------------
 _add("generator_gradients", "Minimax against non-saturating G loss: the vanishing gradient",
-     "workbench.analysis.gan_objectives:generator_gradients",
+     "workbench.experiments.gan_objectives:generator_gradients",
      {"steps": 300, "pretrain_d_steps": 50, "early_steps": 20, "batch_size": 64, "hidden": 128,
       "latent_dim": 32, "g_optimizer": "sgd", "lr_g": 0.05, "lr_d": 2e-4, "samples": 36},
      {"steps": 30, "pretrain_d_steps": 30, "early_steps": 10, "hidden": 64, "samples": 4})
 _add("strong_discriminator", "A discriminator that is too strong: JS saturates at log 2",
-     "workbench.analysis.gan_objectives:strong_discriminator",
+     "workbench.experiments.gan_objectives:strong_discriminator",
      {"steps": 200, "batch_size": 64, "hidden": 128, "latent_dim": 32, "loss": "minimax",
       "lr_g": 2e-4, "lr_d": 2e-4, "strong_d_steps": 5, "strong_lr_d": 1e-3, "eval_every": 5,
       "eval_batch": 256, "samples": 36},
      {"steps": 30, "strong_d_steps": 3, "hidden": 64, "eval_batch": 128, "samples": 4})
 _add("js_vs_wasserstein", "JS against Wasserstein on two distributions that do not overlap",
-     "workbench.analysis.divergences:js_vs_wasserstein",
+     "workbench.experiments.divergences:js_vs_wasserstein",
      {"thetas": [-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0], "steps": 300, "batch_size": 256,
       "hidden": 64, "lr": 1e-3, "gp_weight": 10.0},
      {"thetas": [-1.0, 0.5], "steps": 150, "batch_size": 128, "lr": 2e-3})
 _add("f_divergence_fit", "f-divergences: one Gaussian fitted to a mixture (KL, reverse KL, JS, χ²)",
-     "workbench.analysis.divergences:f_divergence_fit",
+     "workbench.experiments.divergences:f_divergence_fit",
      {"separation": 4.0, "mode_std": 0.5, "weight_left": 0.6, "grid_points": 4001,
       "grid_half_width": 20.0, "adam_steps": 100, "variational_steps": 1000},
      {"grid_points": 1601, "adam_steps": 40, "variational_steps": 100})

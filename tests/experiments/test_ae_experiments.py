@@ -1,11 +1,12 @@
 """The autoencoder lesson experiments: PCA against a linear autoencoder, and semi-supervised
-learning with few labels (workbench/analysis/ae_experiments.py), run with their quick params."""
+learning with few labels (workbench/experiments/ae_experiments.py), run with their quick params."""
 
 import numpy as np
 import pytest
 import torch
 
-from workbench.analysis.experiments import Cancelled, get_experiment, run_experiment
+from workbench.core.tasks import Cancelled
+from workbench.experiments.registry import get_experiment, run_experiment
 from workbench.core.errors import ConfigError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -90,7 +91,7 @@ def test_semi_supervised_accuracies_make_sense(semi_result):
 
 
 def test_logistic_regression_separates_separable_points():
-    from workbench.analysis.ae_experiments import _accuracy, fit_logistic
+    from workbench.experiments.ae_experiments import _accuracy, fit_logistic
 
     g = torch.Generator().manual_seed(0)
     y = torch.arange(3).repeat(20)

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from workbench.core import config as C
-from workbench.core import registry as R
+from workbench.models import registry as R
 from workbench.core.errors import ConfigError
-from workbench.core.registry import create_model, get_config, get_model_info, list_models
+from workbench.models.registry import create_model, get_config, get_model_info, list_models
 from workbench.data.spec import DataSpec
 
 POINTS = DataSpec(shape=(2,), kind="points")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from workbench.core.errors import ConfigError
-from workbench.engine.lab import GanLab, LabSnapshot
+from workbench.experiments.lab import GanLab, LabSnapshot
 from workbench.models import gan_losses as L
 
 SMALL = {"hidden": (32, 32)}  # fast; the behaviour under test does not depend on the width

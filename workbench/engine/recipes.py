@@ -44,7 +44,7 @@ class Experiment:
     # -- typed views ----------------------------------------------------------------------------
     def model_config(self):
         """The model's config: its defaults with this file's values (checked against limits)."""
-        from workbench.core.registry import get_model_info
+        from workbench.models.registry import get_model_info
 
         info = get_model_info(self.model)  # raises ConfigError for an unknown model
         base = info.default_config()

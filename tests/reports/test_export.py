@@ -11,17 +11,18 @@ import pytest
 import torch
 from PIL import Image
 
-from workbench.analysis.export import (SheetSpec, add_caption, list_frames, read_provenance,
+from workbench.reports.export import (SheetSpec, add_caption, read_provenance,
                                        render_sheet, rerender, save_sheet_with_provenance,
                                        write_gif)
 from workbench.core.errors import CheckpointError, ConfigError
+from workbench.engine.runs import list_frames
 
 CELL = 28 + 2  # an MNIST digit and the default padding
 
 
 def _train(run_dir, model, steps=4, **config):
     from workbench.core import config as C
-    from workbench.core.registry import get_config
+    from workbench.models.registry import get_config
     from workbench.data import load_dataset
     from workbench.engine.trainer import Trainer, TrainSettings
 
@@ -214,7 +215,7 @@ def test_traversal_rows_are_dims_and_interpolation_ends_at_the_images(vae_run, d
 
 
 def test_conditional_rows_per_label_and_gan_without_encoder(cvae_run, gan_run, data):
-    from workbench.analysis.export import _labels
+    from workbench.reports.export import _labels
     from workbench.engine.runs import RunDir
 
     model = RunDir.open(cvae_run).load_model("cpu")

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.analysis.experiments import Cancelled, run_experiment
-from workbench.analysis.gan_objectives import generator_logit_gradient
+from workbench.core.tasks import Cancelled
+from workbench.experiments.registry import run_experiment
+from workbench.experiments.gan_objectives import generator_logit_gradient
 from workbench.core.errors import ConfigError
 from workbench.models import gan_losses as L
 

@@ -5,8 +5,9 @@ parameters are one ConfigError; a cancel request ends a run with Cancelled."""
 import numpy as np
 import pytest
 
-from workbench.analysis import ae_compare as AC
-from workbench.analysis.experiments import Cancelled, get_experiment, run_experiment
+from workbench.experiments import ae_compare as AC
+from workbench.core.tasks import Cancelled
+from workbench.experiments.registry import get_experiment, run_experiment
 from workbench.core.errors import ConfigError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -38,7 +39,7 @@ def _sane_curves(result):
 def test_every_experiment_is_registered_with_quick_params_it_knows():
     for name in NAMES:
         info = get_experiment(name)
-        assert info.target.startswith("workbench.analysis.ae_compare:")
+        assert info.target.startswith("workbench.experiments.ae_compare:")
         assert set(info.quick) <= set(info.defaults)
 
 

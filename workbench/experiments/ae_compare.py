@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from workbench.analysis.experiments import Context, Curve, Image, Result, Table, int_param
+from workbench.experiments.registry import Context, Curve, Image, Result, Table, int_param
 from workbench.core.errors import ConfigError
 
 # The latent scatter panel's colours (matplotlib's tab10), so digit k has one colour everywhere.
@@ -52,7 +52,7 @@ class Trained:
 
 def _load_data(ctx: Context):
     from workbench.core.device import resolve_device
-    from workbench.data.builtin import load_dataset
+    from workbench.data import load_dataset
 
     device = resolve_device(ctx.device)
     return load_dataset(DATASET).to(device), device
@@ -69,7 +69,7 @@ def train_brief(model_name: str, data, steps: int, ctx: Context, *, overrides: d
     in one experiment see the same batches and the caller's RNG is left as it was. ctx.check()
     and ctx.progress() are called every `check_every` steps; progress maps this run onto `span`
     of the whole experiment."""
-    from workbench.core.registry import create_model, get_config
+    from workbench.models.registry import create_model, get_config
     from workbench.engine.trainer import evaluate
 
     label = label or model_name
@@ -253,7 +253,7 @@ def _errors(model, data) -> tuple[float, float]:
 
 
 def _autoencoder(name: str) -> None:
-    from workbench.core.registry import get_model_info
+    from workbench.models.registry import get_model_info
 
     info = get_model_info(name)  # ConfigError for an unknown name
     cls = info.model_cls
@@ -266,7 +266,7 @@ def _autoencoder(name: str) -> None:
 
 
 def _has_field(name: str, fld: str) -> bool:
-    from workbench.core.registry import get_config
+    from workbench.models.registry import get_config
 
     return hasattr(get_config(name), fld)
 

@@ -9,7 +9,7 @@
   experiments built on them: `js_vs_wasserstein` (lesson 22) and `f_divergence_fit` (lesson 30),
   the latter as in Nowozin et al. (2016, f-GAN, Table 2).
 
-Qt-free. The experiments follow workbench.analysis.experiments: fn(params, ctx) -> Result.
+Qt-free. The experiments follow workbench.experiments.registry: fn(params, ctx) -> Result.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from workbench.analysis.experiments import (  # noqa: F401  (gan_objectives imports them here)
+from workbench.experiments.registry import (  # noqa: F401  (gan_objectives imports them here)
     choice_param,
     float_param,
     floats_param,
@@ -179,7 +179,7 @@ def train_w1_critic(theta: float, steps: int, batch: int, hidden: int, lr: float
 
 def js_vs_wasserstein(params: dict, ctx):
     """Lesson 22: JS is flat at log 2 for every θ ≠ 0 (no gradient), W1 = |θ| (gradient ±1)."""
-    from workbench.analysis.experiments import Curve, Result, Table
+    from workbench.experiments.registry import Curve, Result, Table
 
     thetas = floats_param(params, "thetas")
     if any(abs(t) > 10 for t in thetas):
@@ -305,7 +305,7 @@ def _fit_from(name, log_p, x, dx, mu0, sigma0, adam_steps) -> tuple[float, float
 def f_divergence_fit(params: dict, ctx):
     """Lesson 30: fit N(μ, σ²) to a two-mode mixture with each divergence; table of every
     divergence at every fit (rows: trained with, columns: measured with)."""
-    from workbench.analysis.experiments import Curve, Result, Table
+    from workbench.experiments.registry import Curve, Result, Table
 
     means, stds, weights = _mixture_from(params)
     points = int_param(params, "grid_points", 101, 1_000_000)

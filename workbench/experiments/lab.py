@@ -77,7 +77,7 @@ class GanLab:
         """Fresh networks from `seed` (the current one when None); optionally another dataset
         or model. A new model starts from its own defaults (the live changes made with
         set_config belong to the old recipe and are dropped); a new dataset keeps them."""
-        from workbench.core.registry import create_model, get_config, get_model_info
+        from workbench.models.registry import create_model, get_config, get_model_info
         from workbench.core.seeding import seed_everything
         from workbench.data import load_dataset
 
@@ -247,7 +247,7 @@ class GanLab:
     def _rebuild_d(self) -> None:
         """A fresh D for the new config (taken from a freshly built model, so D is made
         exactly as the model family makes it), with a fresh optimiser."""
-        from workbench.core.registry import create_model
+        from workbench.models.registry import create_model
 
         m = self.model
         fresh = create_model(self.model_name, data=self.data.spec, config=m.config)

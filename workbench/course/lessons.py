@@ -150,7 +150,7 @@ def _table(d, key: str, allowed: tuple[str, ...], where: str) -> dict | None:
 
 def lesson_from_dict(d: dict, name: str, source: Path | None = None) -> Lesson:
     """Check and build a lesson (every error names the file and the key)."""
-    from workbench.engine.experiment import Experiment
+    from workbench.engine.recipes import Experiment
 
     where = str(source or name)
     unknown = [k for k in d if k not in _TOP]
@@ -234,8 +234,8 @@ def _names(table: dict, key: str, known, where: str, what: str) -> tuple[str, ..
 
 
 def _check_lab(lab: dict, where: str) -> None:
-    from workbench.core.registry import get_config, list_models
-    from workbench.data.builtin import list_datasets
+    from workbench.models.registry import get_config, list_models
+    from workbench.data import list_datasets
 
     model = lab.setdefault("model", "toy_gan")
     if model not in list_models("toy_gan*"):  # the lab's model list
@@ -279,7 +279,7 @@ def _check_dirac(dirac: dict, where: str) -> None:
 
 
 def _check_experiment(exp: dict, where: str) -> None:
-    from workbench.analysis.experiments import resolve_params
+    from workbench.experiments.registry import resolve_params
 
     if not isinstance(exp.get("name"), str):
         raise ConfigError(f"{where}: [experiment] needs name = \"…\" (an experiment's name)")
@@ -389,7 +389,7 @@ def save_classroom(lesson: Lesson, hide: list[str], folder: Path | None = None,
     into the user's lessons folder (the shipped file is never changed); the copy replaces the
     shipped lesson from then on."""
     from workbench.core.atomic import atomic_write_text
-    from workbench.engine.experiment import to_toml
+    from workbench.engine.recipes import to_toml
 
     bad = [h for h in hide if h not in CONTROLS]
     if bad:
@@ -425,7 +425,7 @@ def rehearse(lesson: Lesson, steps: int = 3) -> dict:
 
     out: dict = {}
     if lesson.train is not None:
-        from workbench.data.builtin import load_dataset
+        from workbench.data import load_dataset
         from workbench.engine.events import Metrics
         from workbench.engine.trainer import Trainer
 
@@ -443,7 +443,7 @@ def rehearse(lesson: Lesson, steps: int = 3) -> dict:
             raise ConfigError(f"lesson {lesson.name}: training logged nothing")
         out["train"] = logged[-1]
     if lesson.lab is not None:
-        from workbench.engine.lab import GanLab
+        from workbench.experiments.lab import GanLab
 
         lab = GanLab(lesson.lab["dataset"], lesson.lab["model"], dict(lesson.lab["config"]),
                      seed=int(lesson.lab["seed"]))
@@ -463,7 +463,7 @@ def rehearse(lesson: Lesson, steps: int = 3) -> dict:
             raise ConfigError(f"lesson {lesson.name}: the Dirac-GAN trajectory is not finite")
         out["dirac"] = {"end": path[-1].tolist(), "eigenvalues": [complex(e) for e in eig]}
     if lesson.experiment is not None:
-        from workbench.analysis.experiments import get_experiment, run_experiment
+        from workbench.experiments.registry import get_experiment, run_experiment
 
         # the quick parameters win over the lesson's: a rehearsal takes seconds
         name = lesson.experiment["name"]

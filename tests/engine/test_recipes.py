@@ -9,7 +9,7 @@ import pytest
 
 from workbench.cli import main
 from workbench.core.errors import ConfigError
-from workbench.engine.experiment import (Experiment, load_experiment, save_experiment,
+from workbench.engine.recipes import (Experiment, load_experiment, save_experiment,
                                          to_toml)
 from workbench.engine.runs import RunDir
 
