@@ -165,27 +165,27 @@ def _train(args, dist) -> int:
 
     overrides = C.parse_assignments(args.set)
     exp = None
-    if args.experiment is not None:
-        from workbench.engine.recipes import load_experiment
+    if args.recipe is not None:
+        from workbench.engine.recipes import load_recipe
 
-        exp = load_experiment(args.experiment)
+        exp = load_recipe(args.recipe)
         if args.model and args.model != exp.model:
-            raise C.ConfigError(f"{args.experiment} is an experiment with {exp.model}, not "
-                                f"{args.model}; drop the model name or the --experiment")
+            raise C.ConfigError(f"{args.recipe} is a recipe with {exp.model}, not "
+                                f"{args.model}; drop the model name or the --recipe")
         args.model = exp.model
         if args.dataset is None:
             args.dataset = exp.dataset_argument()
     elif not args.model:
-        raise C.ConfigError("name a model (see `genworkbench models`) or pass --experiment FILE")
+        raise C.ConfigError("name a model (see `genworkbench models`) or pass --recipe FILE")
     if args.dataset is None:
-        raise C.ConfigError("--dataset is required (or an --experiment file that names one)")
+        raise C.ConfigError("--dataset is required (or a --recipe file that names one)")
     if args.out is None:
         if args.resume:
             raise C.ConfigError("--resume needs the run directory: --out RUN_DIR")
         from workbench.core.paths import new_run_dir
 
         args.out = new_run_dir(args.model)
-    # An experiment's settings are the base; flags and --set still override them.
+    # A recipe's settings are the base; flags and --set still override them.
     settings = exp.settings() if exp else TrainSettings()
     train_keys = {f.name for f in C.fields_of(settings)}
     # --set may also name a training setting (e.g. log_every); the model config gets the rest.
@@ -266,11 +266,11 @@ def _train(args, dist) -> int:
                       f"({ev.steps_per_epoch}/epoch); {what} {ev.start_step or ''}".rstrip())
                 for w in trainer.warnings:
                     print(f"warning: {w}", file=sys.stderr)
-                if args.save_experiment is not None and trainer.run is not None:
-                    from workbench.engine.recipes import Experiment, save_experiment
+                if args.save_recipe is not None and trainer.run is not None:
+                    from workbench.engine.recipes import Recipe, save_recipe
 
-                    save_experiment(Experiment.from_run(trainer.run), args.save_experiment)
-                    print(f"experiment written to {args.save_experiment}")
+                    save_recipe(Recipe.from_run(trainer.run), args.save_recipe)
+                    print(f"recipe written to {args.save_recipe}")
             elif isinstance(ev, Metrics):
                 if ev.phase == "train":
                     print(f"step {ev.step} epoch {ev.epoch} {_fmt(ev.values)} "
@@ -319,15 +319,15 @@ def _train_quietly(trainer) -> int:
     return 0
 
 
-def cmd_experiment(args) -> int:
-    from workbench.engine.recipes import Experiment, save_experiment
+def cmd_recipe(args) -> int:
+    from workbench.engine.recipes import Recipe, save_recipe
     from workbench.engine.runs import RunDir
 
-    exp = Experiment.from_run(RunDir.open(args.run))
-    save_experiment(exp, args.out)
+    exp = Recipe.from_run(RunDir.open(args.run))
+    save_recipe(exp, args.out)
     ds = exp.dataset if isinstance(exp.dataset, str) else exp.dataset.get("name", "its dataset")
     print(f"wrote {args.out}: {exp.model} on {ds}; repeat it with "
-          f"`genworkbench train --experiment {args.out}`")
+          f"`genworkbench train --recipe {args.out}`")
     return 0
 
 
@@ -667,9 +667,10 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model headless into a run directory")
     t.add_argument("model", nargs="?",
                    help="registered model name (see `genworkbench models`); optional with "
-                        "--experiment")
-    t.add_argument("--experiment", type=Path, metavar="FILE",
-                   help="an experiment file (.toml or .json: model, config, dataset, seed, "
+                        "--recipe")
+    # A run's recipe file was called an experiment file before; --experiment still works.
+    t.add_argument("--recipe", "--experiment", dest="recipe", type=Path, metavar="FILE",
+                   help="a recipe file (.toml or .json: model, config, dataset, seed, "
                         "steps, batch size, ...); the other flags override it")
     t.add_argument("--dataset",
                    help="built-in or torchvision dataset name, or a folder of images")
@@ -700,15 +701,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--frame-every", type=int, metavar="N",
                    help="save a fixed-noise sample frame every N steps (sample --gif)")
     t.add_argument("-v", "--verbose", action="store_true")
-    t.add_argument("--save-experiment", type=Path, metavar="FILE",
-                   help="also write the experiment file (.toml/.json) that repeats this run")
+    t.add_argument("--save-recipe", "--save-experiment", dest="save_recipe", type=Path,
+                   metavar="FILE", help="also write the recipe file (.toml/.json) that repeats "
+                                        "this run")
     t.set_defaults(func=cmd_train)
 
-    x = sub.add_parser("experiment", help="write the experiment file (.toml or .json) that "
-                                          "repeats a run")
+    x = sub.add_parser("recipe", aliases=["experiment"],
+                       help="write the recipe file (.toml or .json) that repeats a run")
     x.add_argument("run", type=Path, help="a run directory")
     x.add_argument("--out", required=True, type=Path, help="FILE.toml or FILE.json")
-    x.set_defaults(func=cmd_experiment)
+    x.set_defaults(func=cmd_recipe)
 
     s = sub.add_parser("sample", help="draw samples (or another sheet) from a trained run")
     s.add_argument("run", type=Path, nargs="?", help="the run directory")

@@ -1,4 +1,4 @@
-"""Experiment files: TOML/JSON round trips, errors that name the key, and a run repeated exactly."""
+"""Recipe files: TOML/JSON round trips, errors that name the key, and a run repeated exactly."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from workbench.cli import main
 from workbench.core.errors import ConfigError
-from workbench.engine.recipes import (Experiment, load_experiment, save_experiment,
+from workbench.engine.recipes import (Recipe, load_recipe, save_recipe,
                                          to_toml)
 from workbench.engine.runs import RunDir
 
@@ -39,10 +39,10 @@ def test_toml_writer_round_trips():
 
 @pytest.mark.parametrize("suffix", [".toml", ".json"])
 def test_save_and_load(tmp_path, suffix):
-    exp = Experiment("vae_mlp", "mnist5k", {"latent_dim": 2, "hidden": [64]},
+    exp = Recipe("vae_mlp", "mnist5k", {"latent_dim": 2, "hidden": [64]},
                      {"seed": 3, "steps": 100, "epochs": 0, "batch_size": 64})
-    path = save_experiment(exp, tmp_path / f"e{suffix}")
-    back = load_experiment(path)
+    path = save_recipe(exp, tmp_path / f"e{suffix}")
+    back = load_recipe(path)
     assert (back.model, back.dataset, back.config, back.train) == \
         (exp.model, exp.dataset, exp.config, exp.train)
     cfg, s = back.model_config(), back.settings()
@@ -64,14 +64,14 @@ def test_errors_name_the_bad_key(tmp_path, text, match):
     f = tmp_path / "e.toml"
     f.write_text(text)
     with pytest.raises(ConfigError, match=match):
-        load_experiment(f)
+        load_recipe(f)
 
 
 def test_other_suffixes_and_missing_files(tmp_path):
     with pytest.raises(ConfigError, match=r"\.toml or \.json"):
-        load_experiment(tmp_path / "e.yaml")
+        load_recipe(tmp_path / "e.yaml")
     with pytest.raises(ConfigError, match="does not exist"):
-        load_experiment(tmp_path / "e.toml")
+        load_recipe(tmp_path / "e.toml")
 
 
 def _values(run_dir):
@@ -81,9 +81,10 @@ def _values(run_dir):
 def test_the_same_file_reproduces_the_metrics_exactly(tmp_path, capsys):
     f = tmp_path / "e.toml"
     f.write_text(EXP)
+    # --experiment and --save-experiment: the flags' names before recipes had their own word
     assert main(["train", "--experiment", str(f), "--out", str(tmp_path / "a"),
                  "--save-experiment", str(tmp_path / "again.json")]) == 0
-    assert main(["train", "--experiment", str(f), "--out", str(tmp_path / "b")]) == 0
+    assert main(["train", "--recipe", str(f), "--out", str(tmp_path / "b")]) == 0
     a, b = _values(tmp_path / "a"), _values(tmp_path / "b")
     assert len([r for r in a if "loss" in r]) == 3 and a == b
     meta = RunDir.open(tmp_path / "a").meta
@@ -91,12 +92,12 @@ def test_the_same_file_reproduces_the_metrics_exactly(tmp_path, capsys):
     assert meta["train"]["batch_size"] == 32 and meta["train"]["steps"] == 6
 
     # the file written from the run repeats it too, and flags still override the file
-    assert main(["train", "--experiment", str(tmp_path / "again.json"),
+    assert main(["train", "--recipe", str(tmp_path / "again.json"),
                  "--out", str(tmp_path / "c")]) == 0
     assert _values(tmp_path / "c") == a
-    assert main(["experiment", str(tmp_path / "a"), "--out", str(tmp_path / "x.toml")]) == 0
-    assert load_experiment(tmp_path / "x.toml").train["seed"] == 7
-    assert main(["train", "--experiment", str(f), "--out", str(tmp_path / "d"), "--seed", "8",
+    assert main(["recipe", str(tmp_path / "a"), "--out", str(tmp_path / "x.toml")]) == 0
+    assert load_recipe(tmp_path / "x.toml").train["seed"] == 7
+    assert main(["train", "--recipe", str(f), "--out", str(tmp_path / "d"), "--seed", "8",
                  "--steps", "2", "--set", "latent_dim=3"]) == 0
     meta = RunDir.open(tmp_path / "d").meta
     assert (meta["seed"], meta["train"]["steps"], meta["config"]["latent_dim"]) == (8, 2, 3)
@@ -105,13 +106,14 @@ def test_the_same_file_reproduces_the_metrics_exactly(tmp_path, capsys):
 def test_cli_errors_are_one_line(tmp_path, capsys):
     f = tmp_path / "e.json"
     f.write_text(json.dumps({"model": "ae_mlp", "dataset": "mnist5k", "train": {"sed": 1}}))
-    assert main(["train", "--experiment", str(f), "--out", str(tmp_path / "r")]) == 1
+    assert main(["train", "--recipe", str(f), "--out", str(tmp_path / "r")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("genworkbench: error:") and "'sed'" in err and "\n" not in err
     f.write_text(json.dumps({"model": "ae_mlp", "dataset": "mnist5k"}))
-    assert main(["train", "vae_mlp", "--experiment", str(f)]) == 1
+    assert main(["train", "vae_mlp", "--recipe", str(f)]) == 1
     assert "not vae_mlp" in capsys.readouterr().err
     assert main(["train", "--out", str(tmp_path / "r")]) == 1
     assert "name a model" in capsys.readouterr().err
-    assert main(["experiment", str(tmp_path / "nothing"), "--out", str(tmp_path / "x.toml")]) == 1
-    assert "not a run directory" in capsys.readouterr().err
+    for command in ("recipe", "experiment"):  # the subcommand's old name still works
+        assert main([command, str(tmp_path / "nothing"), "--out", str(tmp_path / "x.toml")]) == 1
+        assert "not a run directory" in capsys.readouterr().err

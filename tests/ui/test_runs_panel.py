@@ -1,5 +1,5 @@
 """The Runs panel (listing, watcher, rename, delete with confirmation, compare) and its hooks in
-the window: the Runs dock, the workspace folder, File → Save / Open experiment."""
+the window: the Runs dock, the workspace folder, File → Save / Open recipe."""
 
 from __future__ import annotations
 
@@ -176,17 +176,17 @@ def test_window_runs_dock_opens_and_changes_workspace(make_window, ws, tmp_path,
     assert new_run_dir("x", w.workspace).parent == ws
 
 
-def test_window_save_and_open_experiment(make_window, tmp_path):
+def test_window_save_and_open_recipe(make_window, tmp_path):
     from workbench.core import config as C
-    from workbench.engine.recipes import load_experiment
+    from workbench.engine.recipes import load_recipe
 
     w = make_window()
     w.select_model("vae_mlp")
     w.model_form.set_config(C.replace(w.model_form.value(), latent_dim=3))
     w.train_form.set_config(C.replace(w.train_form.value(), seed=42, steps=77, epochs=0,
                                       batch_size=32))
-    assert w.save_experiment(tmp_path / "e.toml")
-    exp = load_experiment(tmp_path / "e.toml")
+    assert w.save_recipe(tmp_path / "e.toml")
+    exp = load_recipe(tmp_path / "e.toml")
     assert exp.model == "vae_mlp" and exp.dataset == "mnist5k"
     assert exp.config["latent_dim"] == 3
     assert (exp.train["seed"], exp.train["steps"], exp.train["batch_size"]) == (42, 77, 32)
@@ -194,7 +194,7 @@ def test_window_save_and_open_experiment(make_window, tmp_path):
     (tmp_path / "other.json").write_text(json.dumps({
         "model": "ae_mlp", "dataset": "mnist5k", "seed": 9, "steps": 12, "batch_size": 24,
         "config": {"latent_dim": 5, "hidden": [48]}, "train": {"log_every": 3}}))
-    assert w.open_experiment(tmp_path / "other.json")
+    assert w.open_recipe(tmp_path / "other.json")
     assert w.current_model == "ae_mlp"
     cfg, s = w.model_form.value(), w.train_form.value()
     assert cfg.latent_dim == 5 and cfg.hidden == (48,)
@@ -202,11 +202,11 @@ def test_window_save_and_open_experiment(make_window, tmp_path):
     assert w.dataset_combo.currentData() == "mnist5k"
 
 
-def test_window_open_experiment_errors(make_window, tmp_path, message_boxes):
+def test_window_open_recipe_errors(make_window, tmp_path, message_boxes):
     w = make_window()
     (tmp_path / "bad.toml").write_text('model = "ae_mlp"\ndataset = "mnist5k"\n[config]\nzz = 1\n')
     before = w.current_model
-    assert not w.open_experiment(tmp_path / "bad.toml")
+    assert not w.open_recipe(tmp_path / "bad.toml")
     assert message_boxes[-1][0] == "warning" and "'zz'" in message_boxes[-1][1]
     assert w.current_model == before
 

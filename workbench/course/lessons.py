@@ -92,7 +92,7 @@ class Lesson:
     explanation: str
     formula: str = ""
     look: str = ""
-    train: object | None = None          # engine.experiment.Experiment
+    train: object | None = None          # engine.recipes.Recipe
     start: bool = False                  # start training on open
     lab: dict | None = None
     dirac: dict | None = None

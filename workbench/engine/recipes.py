@@ -1,4 +1,4 @@
-"""Experiment files: everything needed to repeat a run (model, config, dataset, seed, length,
+"""Recipe files: everything needed to repeat a run (model, config, dataset, seed, length,
 batch size and the other training settings) in a small TOML or JSON file.
 
     model = "vae_mlp"
@@ -34,7 +34,7 @@ _DATASET_RECORDED = ("spec", "n_train", "n_val")
 
 
 @dataclass
-class Experiment:
+class Recipe:
     model: str
     dataset: str | dict
     config: dict = field(default_factory=dict)
@@ -52,7 +52,7 @@ class Experiment:
             return C.replace(base, **{k: tuple(v) if isinstance(v, list) else v
                                       for k, v in self.config.items()})
         except ConfigError as e:
-            raise ConfigError(f"[config] of the experiment: {e}") from None
+            raise ConfigError(f"[config] of the recipe: {e}") from None
 
     def settings(self, base=None):
         """TrainSettings: `base` (default: the defaults) with this file's [train] values."""
@@ -61,7 +61,7 @@ class Experiment:
         try:
             return C.replace(base or TrainSettings(), **self.train)
         except ConfigError as e:
-            raise ConfigError(f"[train] of the experiment: {e}") from None
+            raise ConfigError(f"[train] of the recipe: {e}") from None
 
     def check(self) -> None:
         self.model_config()
@@ -80,7 +80,7 @@ class Experiment:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "the experiment") -> "Experiment":
+    def from_dict(cls, d: dict, source: str = "the recipe") -> "Recipe":
         if not isinstance(d, dict):
             raise ConfigError(f"{source} must hold a table of settings")
         unknown = [k for k in d if k not in TOP_KEYS + TRAIN_SHORTHANDS]
@@ -112,8 +112,8 @@ class Experiment:
                    str(d.get("description", "")))
 
     @classmethod
-    def from_run(cls, run) -> "Experiment":
-        """The experiment that repeats a run (an engine.runs.RunDir)."""
+    def from_run(cls, run) -> "Recipe":
+        """The recipe that repeats a run (an engine.runs.RunDir)."""
         desc = run.meta.get("dataset", {})
         if isinstance(desc, dict) and "builtin" in desc:
             dataset = desc["builtin"]
@@ -132,35 +132,35 @@ class Experiment:
 
 
 # -- files ---------------------------------------------------------------------------------------
-def load_experiment(path: Path) -> Experiment:
+def load_recipe(path: Path) -> Recipe:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".toml", ".json"):
-        raise ConfigError(f"an experiment file ends in .toml or .json, not {path.name!r}")
+        raise ConfigError(f"a recipe file ends in .toml or .json, not {path.name!r}")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"experiment file {path} does not exist") from None
+        raise ConfigError(f"recipe file {path} does not exist") from None
     except OSError as e:
-        raise ConfigError(f"cannot read experiment file {path}: {e.strerror or e}") from None
+        raise ConfigError(f"cannot read recipe file {path}: {e.strerror or e}") from None
     try:
         text = raw.decode("utf-8")
         d = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
     except UnicodeDecodeError:
-        raise ConfigError(f"experiment file {path} is not UTF-8 text") from None
+        raise ConfigError(f"recipe file {path} is not UTF-8 text") from None
     except (tomllib.TOMLDecodeError, ValueError) as e:
-        raise ConfigError(f"experiment file {path} is not valid {suffix[1:].upper()}: {e}") \
+        raise ConfigError(f"recipe file {path} is not valid {suffix[1:].upper()}: {e}") \
             from None
-    exp = Experiment.from_dict(d, source=str(path))
+    exp = Recipe.from_dict(d, source=str(path))
     exp.check()
     return exp
 
 
-def save_experiment(exp: Experiment, path: Path) -> Path:
+def save_recipe(exp: Recipe, path: Path) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".toml", ".json"):
-        raise ConfigError(f"an experiment file ends in .toml or .json, not {path.name!r}")
+        raise ConfigError(f"a recipe file ends in .toml or .json, not {path.name!r}")
     d = exp.to_dict()
     text = to_toml(d) if suffix == ".toml" else json.dumps(d, indent=2) + "\n"
     try:

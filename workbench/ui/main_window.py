@@ -378,7 +378,7 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&File")
         for a in (self.act_open, self.act_open_folder, self.act_export_sheet, self.act_export):
             m.addAction(a)
-        self._add_experiment_actions(m)
+        self._add_recipe_actions(m)
         m.addSeparator()
         m.addAction(self.act_quit)
         m = mb.addMenu("&Training")
@@ -1001,63 +1001,63 @@ class MainWindow(QMainWindow):
         self.workspace = Path(path)  # new runs from the window go here
         self.settings.setValue("workspace", str(path))
 
-    def _add_experiment_actions(self, menu) -> None:
-        self.act_save_experiment = QAction("&Save experiment…", self)
-        self.act_save_experiment.setShortcut(QKeySequence("Ctrl+Shift+S"))
-        self.act_save_experiment.setStatusTip("Save the model, config, dataset and training "
-                                              "settings as a .toml or .json experiment file")
-        self.act_save_experiment.triggered.connect(self.save_experiment_dialog)
-        self.act_open_experiment = QAction("Open e&xperiment…", self)
-        self.act_open_experiment.setStatusTip("Fill the model, config, dataset and training "
-                                              "forms from an experiment file; Train repeats it")
-        self.act_open_experiment.triggered.connect(self.open_experiment_dialog)
+    def _add_recipe_actions(self, menu) -> None:
+        self.act_save_recipe = QAction("&Save recipe…", self)
+        self.act_save_recipe.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        self.act_save_recipe.setStatusTip("Save the model, config, dataset and training "
+                                          "settings as a .toml or .json recipe file")
+        self.act_save_recipe.triggered.connect(self.save_recipe_dialog)
+        self.act_open_recipe = QAction("Open re&cipe…", self)
+        self.act_open_recipe.setStatusTip("Fill the model, config, dataset and training "
+                                          "forms from a recipe file; Train repeats it")
+        self.act_open_recipe.triggered.connect(self.open_recipe_dialog)
         menu.addSeparator()
-        menu.addAction(self.act_open_experiment)
-        menu.addAction(self.act_save_experiment)
+        menu.addAction(self.act_open_recipe)
+        menu.addAction(self.act_save_recipe)
 
-    def save_experiment_dialog(self) -> None:
-        start = str(self.settings.value("last_experiment_dir", str(Path.home())))
-        path, _ = QFileDialog.getSaveFileName(self, "Save experiment", start + "/experiment.toml",
-                                              "Experiment (*.toml *.json)")
+    def save_recipe_dialog(self) -> None:
+        start = str(self.settings.value("last_recipe_dir", str(Path.home())))
+        path, _ = QFileDialog.getSaveFileName(self, "Save recipe", start + "/recipe.toml",
+                                              "Recipe (*.toml *.json)")
         if path:
-            self.save_experiment(Path(path))
+            self.save_recipe(Path(path))
 
-    def save_experiment(self, path: Path) -> bool:
-        from workbench.engine.recipes import save_experiment
-        from workbench.ui.panels.runs_panel import experiment_from_window
+    def save_recipe(self, path: Path) -> bool:
+        from workbench.engine.recipes import save_recipe
+        from workbench.ui.panels.runs_panel import recipe_from_window
 
         if path.suffix.lower() not in (".toml", ".json"):
             path = path.with_suffix(".toml")
         try:
-            save_experiment(experiment_from_window(self), path)
+            save_recipe(recipe_from_window(self), path)
         except WorkbenchError as e:
-            QMessageBox.warning(self, "Cannot save the experiment", str(e))
+            QMessageBox.warning(self, "Cannot save the recipe", str(e))
             return False
-        self.settings.setValue("last_experiment_dir", str(path.parent))
-        self.status_label.setText(f"Saved {path}: `genworkbench train --experiment {path}` "
-                                  "or File → Open experiment… repeats it.")
+        self.settings.setValue("last_recipe_dir", str(path.parent))
+        self.status_label.setText(f"Saved {path}: `genworkbench train --recipe {path}` "
+                                  "or File → Open recipe… repeats it.")
         return True
 
-    def open_experiment_dialog(self) -> None:
-        start = str(self.settings.value("last_experiment_dir", str(Path.home())))
-        path, _ = QFileDialog.getOpenFileName(self, "Open experiment", start,
-                                              "Experiment (*.toml *.json)")
+    def open_recipe_dialog(self) -> None:
+        start = str(self.settings.value("last_recipe_dir", str(Path.home())))
+        path, _ = QFileDialog.getOpenFileName(self, "Open recipe", start,
+                                              "Recipe (*.toml *.json)")
         if path:
-            self.open_experiment(Path(path))
+            self.open_recipe(Path(path))
 
-    def open_experiment(self, path: Path) -> bool:
-        from workbench.engine.recipes import load_experiment
-        from workbench.ui.panels.runs_panel import apply_experiment
+    def open_recipe(self, path: Path) -> bool:
+        from workbench.engine.recipes import load_recipe
+        from workbench.ui.panels.runs_panel import apply_recipe
 
         if self.training:
             QMessageBox.information(self, "genworkbench", "Stop the current training first.")
             return False
         try:
-            notes = apply_experiment(self, load_experiment(path))
+            notes = apply_recipe(self, load_recipe(path))
         except WorkbenchError as e:
-            QMessageBox.warning(self, "Cannot open the experiment", str(e))
+            QMessageBox.warning(self, "Cannot open the recipe", str(e))
             return False
-        self.settings.setValue("last_experiment_dir", str(Path(path).parent))
+        self.settings.setValue("last_recipe_dir", str(Path(path).parent))
         self.status_label.setText(f"Loaded {Path(path).name}: press Train to run it."
                                   + "".join(f" Note: {n}." for n in notes))
         return True

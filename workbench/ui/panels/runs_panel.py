@@ -6,7 +6,7 @@ The panel only emits requests (open / resume / workspace changed); the window ac
 the panel is tested on its own. Listing is Qt-free (engine/workspace.py) and cheap: run.json,
 status.json and only the newly appended part of each metrics.jsonl are read per refresh.
 
-Experiment files in the window (File → Save / Open experiment…) are built and applied by the two
+Recipe files in the window (File → Save / Open recipe…) are built and applied by the two
 functions at the end of this module.
 """
 
@@ -422,22 +422,22 @@ class RunsPanel(QWidget):
             self.curves[run.path] = self.plot.plot(steps, values, pen=pen, name=run.name)
 
 
-# -- experiment files in the window --------------------------------------------------------------------
-def experiment_from_window(window):
-    """The Experiment the window's model, config, dataset and training forms describe."""
+# -- recipe files in the window ------------------------------------------------------------------------
+def recipe_from_window(window):
+    """The Recipe the window's model, config, dataset and training forms describe."""
     from workbench.core import config as C
-    from workbench.engine.recipes import Experiment
+    from workbench.engine.recipes import Recipe
 
     if window.current_model is None or window.model_form is None:
         raise WorkbenchError("no model is selected yet")
     config = window.model_form.value()
     settings = window.train_form.value()
     dataset = window.dataset_combo.currentData() or "mnist5k"
-    return Experiment(window.current_model, dataset, C.to_dict(config), C.to_dict(settings))
+    return Recipe(window.current_model, dataset, C.to_dict(config), C.to_dict(settings))
 
 
-def apply_experiment(window, exp) -> list[str]:
-    """Fill the window's forms from an experiment (checked first); returns notes for the user
+def apply_recipe(window, exp) -> list[str]:
+    """Fill the window's forms from a recipe (checked first); returns notes for the user
     (e.g. a dataset that is not in the list)."""
     config = exp.model_config()
     settings = exp.settings()
