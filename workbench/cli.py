@@ -161,6 +161,7 @@ def _train(args, dist) -> int:
     from workbench.models.registry import get_config
     from workbench.data import load_dataset
     from workbench.engine.events import CheckpointSaved, Finished, Metrics, Started
+    from workbench.engine.settings import resolve_settings
     from workbench.engine.trainer import Trainer, TrainSettings
 
     overrides = C.parse_assignments(args.set)
@@ -185,40 +186,28 @@ def _train(args, dist) -> int:
         from workbench.core.paths import new_run_dir
 
         args.out = new_run_dir(args.model)
-    # A recipe's settings are the base; flags and --set still override them.
-    settings = exp.settings() if exp else TrainSettings()
-    train_keys = {f.name for f in C.fields_of(settings)}
+    # A recipe's settings are the base; --set, then the flags, override them.
+    train_keys = {f.name for f in C.fields_of(TrainSettings)}
     # --set may also name a training setting (e.g. log_every); the model config gets the rest.
-    settings = C.replace(settings, **{k: v for k, v in overrides.items() if k in train_keys})
+    changes = {k: v for k, v in overrides.items() if k in train_keys}
     model_over = {k: v for k, v in overrides.items() if k not in train_keys}
-    changes = {"device": args.device or ("auto" if exp is None else settings.device)}
+    if args.device:
+        changes["device"] = args.device
     if args.batch_size is not None:
         changes["batch_size"] = args.batch_size
-    elif "batch_size" not in overrides and not args.resume and exp is None:
-        from workbench.models.registry import get_model_info
-
-        # A model tuned at its own batch size (the toy GANs) gets it unless the user says.
-        tuned = get_model_info(args.model).batch_size
-        if tuned:
-            changes["batch_size"] = tuned
     if args.seed is not None:
         changes["seed"] = args.seed
     if args.steps is not None:
         changes.update(steps=args.steps, epochs=0)
     elif args.epochs is not None:
         changes.update(epochs=args.epochs, steps=0)
-    elif not {"steps", "epochs"} & set(overrides) and exp is None:
-        from workbench.models.registry import get_model_info
-
-        tuned = get_model_info(args.model).steps  # the toy GANs' recipes are step counts
-        if tuned:
-            changes.update(steps=tuned, epochs=0)
     if args.checkpoint_every is not None:
         changes["checkpoint_every"] = args.checkpoint_every
     if args.frame_every is not None:
         changes["frame_every"] = args.frame_every
     changes["sample_every_s"] = 0.0  # headless: sheets are written at the end
-    settings = C.replace(settings, **changes)
+    settings = resolve_settings(args.model, exp.settings() if exp else None, changes,
+                                tuned=exp is None and not args.resume)
     config = C.replace(exp.model_config(), **model_over) if exp else get_config(args.model,
                                                                                  **model_over)
     if args.resume and model_over:

@@ -150,7 +150,7 @@ def _table(d, key: str, allowed: tuple[str, ...], where: str) -> dict | None:
 
 def lesson_from_dict(d: dict, name: str, source: Path | None = None) -> Lesson:
     """Check and build a lesson (every error names the file and the key)."""
-    from workbench.engine.recipes import Experiment
+    from workbench.engine.recipes import Recipe
 
     where = str(source or name)
     unknown = [k for k in d if k not in _TOP]
@@ -177,7 +177,7 @@ def lesson_from_dict(d: dict, name: str, source: Path | None = None) -> Lesson:
         start = t.pop("start", False)
         if not isinstance(start, bool):
             raise ConfigError(f"{where}: [train] start must be true or false")
-        train = Experiment.from_dict(t, source=f"{where} [train]")
+        train = Recipe.from_dict(t, source=f"{where} [train]")
         try:
             train.check()
         except ConfigError as e:

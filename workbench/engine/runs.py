@@ -18,6 +18,7 @@ from workbench import __version__
 from workbench.core import config as C
 from workbench.core.errors import CheckpointError
 from workbench.core.atomic import atomic_write_text
+from workbench.engine.events import Metrics
 from workbench.engine.checkpoint import Checkpoint, list_checkpoints, load_state, load_weights
 
 
@@ -253,12 +254,40 @@ class MetricsTail:
         return records, restarted
 
 
+# == the metric record format, both directions ====================================================
+# One metrics.jsonl line holds one phase's values: training means under their own names,
+# validation values under VAL_PREFIX + name (e.g. "val_loss"); a non-finite value is null.
+VAL_PREFIX = "val_"
+RECORD_KEYS = ("step", "epoch", "time")
+
+
+def is_val_metric(key: str) -> bool:
+    return key.startswith(VAL_PREFIX)
+
+
 def metric_record(step: int, epoch: int, elapsed: float, values: dict[str, float],
-                  prefix: str = "") -> dict:
+                  phase: str = "train") -> dict:
+    """The metrics.jsonl line for one phase's values at `step`."""
+    prefix = VAL_PREFIX if phase == "val" else ""
     rec = {"step": step, "epoch": epoch, "time": round(elapsed, 4)}
     for k, v in values.items():
         rec[prefix + k] = v if math.isfinite(v) else None
     return rec
+
+
+def metrics_from_record(rec: dict) -> list[Metrics]:
+    """The Metrics events one metrics.jsonl line holds (train and/or val), as the trainer yielded
+    them; an unreadable line gives none."""
+    if not isinstance(rec.get("step"), int):
+        return []
+    values = {k: v for k, v in rec.items() if k not in RECORD_KEYS and isinstance(v, (int, float))}
+    out = []
+    for phase, vs in (("train", {k: v for k, v in values.items() if not is_val_metric(k)}),
+                      ("val", {k[len(VAL_PREFIX):]: v for k, v in values.items()
+                               if is_val_metric(k)})):
+        if vs:
+            out.append(Metrics(rec["step"], rec.get("epoch", 0), phase, vs, rec.get("time", 0.0)))
+    return out
 
 
 def now() -> float:

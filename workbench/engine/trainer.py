@@ -82,6 +82,28 @@ def isolated_rng(device, seed: int):
         yield
 
 
+def grid_pictures(model, step: int, seed: int, x_val=None, y_val=None,
+                  reconstruct: bool = True) -> Samples:
+    """The grids of a model at one step, as float arrays: GRID_SAMPLES samples from the noise
+    `seed` draws (the same seed, the same codes: a viewer sees them improve) and, given
+    validation images, the first GRID_RECONSTRUCTIONS above their reconstructions. The one grid
+    decoder: the trainer's live grids and frames, and a snapshot decoded in the window, use it.
+    Run it in inference mode, with the model in eval mode."""
+    import torch
+
+    out = Samples(step)
+    if model.can("sample"):
+        g = torch.Generator().manual_seed(seed)
+        labels = model.cycling_labels(GRID_SAMPLES)
+        out.samples = model.sample(GRID_SAMPLES, labels=labels, generator=g).float().cpu().numpy()
+    if reconstruct and x_val is not None and model.can("reconstruct"):
+        x = x_val[:GRID_RECONSTRUCTIONS]
+        y = y_val[:GRID_RECONSTRUCTIONS] if y_val is not None else None
+        out.inputs = x.float().cpu().numpy()
+        out.reconstructions = model.reconstruct(x, y).float().cpu().numpy()
+    return out
+
+
 def evaluate(model, data, device, seed: int = 0, batch_size: int = 256,
              full: bool = False) -> dict[str, float]:
     """Validation losses over the whole validation set (example-weighted means); `full` adds
@@ -300,7 +322,7 @@ class Trainer:
             if writer and (step % val_every == 0 or step == total):
                 vals = self.validate(model, data, device, full=step == total)
                 if run:
-                    run.append_metrics([metric_record(step, epoch, elapsed, vals, "val_")])
+                    run.append_metrics([metric_record(step, epoch, elapsed, vals, "val")])
                 yield Metrics(step, epoch, "val", vals, elapsed)
 
             if saves and s.checkpoint_every and step % s.checkpoint_every == 0:
@@ -346,19 +368,9 @@ class Trainer:
     def grids(self, model, data, device, step: int) -> Samples:
         import torch
 
-        out = Samples(step)
         with isolated_rng(device, self.settings.seed + 1), torch.inference_mode():
             model.eval()
-            if model.can("sample"):
-                g = torch.Generator().manual_seed(self.settings.seed + 1)
-                labels = model.cycling_labels(GRID_SAMPLES)
-                out.samples = model.sample(GRID_SAMPLES, labels=labels, generator=g).float(
-                ).cpu().numpy()
-            if model.can("reconstruct"):
-                x = data.x_val[:GRID_RECONSTRUCTIONS]
-                y = data.y_val[:GRID_RECONSTRUCTIONS] if data.y_val is not None else None
-                out.inputs = x.float().cpu().numpy()
-                out.reconstructions = model.reconstruct(x, y).float().cpu().numpy()
+            out = grid_pictures(model, step, self.settings.seed + 1, data.x_val, data.y_val)
             model.train()
         return out
 
@@ -374,9 +386,7 @@ class Trainer:
             return
         with isolated_rng(device, self.settings.seed + 1), torch.inference_mode():
             model.eval()
-            g = torch.Generator().manual_seed(self.settings.seed + 1)
-            x = model.sample(GRID_SAMPLES, labels=model.cycling_labels(GRID_SAMPLES),
-                             generator=g).float().cpu().numpy()
+            x = grid_pictures(model, step, self.settings.seed + 1).samples
             model.train()
         save_sheet(x, frame_path(run.path, step), nrow=8, text={"step": str(step)})
 

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from workbench.core.errors import WorkbenchError
-from workbench.engine.runs import MetricsTail
+from workbench.engine.runs import MetricsTail, is_val_metric
 
 TRASH = ".trash"  # inside the workspace; deleted runs go here unless deleted for good
 
@@ -58,7 +58,7 @@ def preferred_metric(keys) -> str | None:
     for k in ("val_loss", "val_neg_elbo", "val_recon"):
         if k in keys:
             return k
-    vals = [k for k in keys if k.startswith("val_")]
+    vals = [k for k in keys if is_val_metric(k)]
     if vals:
         return vals[0]
     if "loss" in keys:

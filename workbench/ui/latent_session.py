@@ -51,7 +51,6 @@ class LatentSession(QObject):
         self.active = False  # panels visible: only then is a snapshot encoded
         self._pending: tuple | None = None  # (snapshot, dataset) not encoded yet
         self._last: tuple | None = None  # the newest one encoded, to re-encode another split
-        self._datasets: dict = {}  # name -> TensorData on the CPU (loaded once)
         self._jobs = LatestOnly("latent")
         self.busy = False
         self.focus: int | None = None
@@ -124,16 +123,9 @@ class LatentSession(QObject):
 
     def _load(self, dataset):
         """A built-in name, a folder's source, or a run's recorded description (a dict)."""
-        import json
+        from workbench.data.cache import cached_dataset
 
-        key = json.dumps(dataset, sort_keys=True, default=str)
-        data = self._datasets.get(key)
-        if data is None:
-            from workbench.data import load_dataset
-
-            data = load_dataset(dataset).to("cpu")
-            self._datasets = {key: data}  # keep one: datasets can be large
-        return data
+        return cached_dataset(dataset)
 
     def _on_built(self, result) -> None:
         old = self.encoded

@@ -380,13 +380,13 @@ class LessonController:
             self.open(self.current.name)
 
     def _apply(self, lesson) -> bool:
-        from workbench.ui.panels.runs_panel import apply_experiment
+        from workbench.ui.panels.runs_panel import apply_recipe
 
         w = self.w
         notes: list[str] = []
         try:
             if lesson.train is not None:
-                notes += apply_experiment(w, lesson.train)
+                notes += apply_recipe(w, lesson.train)
             if lesson.lab is not None:
                 self._apply_lab(lesson.lab)
             if lesson.dirac is not None:

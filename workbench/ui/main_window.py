@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QGroupBox, Q
 from workbench import __version__
 from workbench.core import config as C
 from workbench.core.errors import WorkbenchError
+from workbench.data.cache import dataset_key
 from workbench.engine.trainer import TrainSettings
 from workbench.ui.forms import ConfigForm
 from workbench.ui.jobs import LatestOnly, ProgressRelay
@@ -42,11 +43,6 @@ DEFAULT_MODEL = "vae_mlp"
 DEFAULT_DATASET = "mnist5k"
 FOLDER_SIZES = (28, 32, 48, 64, 96, 128)
 MAX_RECENT_FOLDERS = 8
-
-
-def dataset_key(d) -> str:
-    """A string for a dataset choice: a built-in name, or a folder's source as JSON."""
-    return json.dumps(d, sort_keys=True) if isinstance(d, dict) else str(d)
 
 
 def dataset_choice(key: str):
@@ -919,25 +915,14 @@ class MainWindow(QMainWindow):
                                       "Training → Load newest checkpoint (Ctrl+L) shows it.")
 
     def _read_followed_metrics(self) -> None:
-        from workbench.engine.events import Metrics
+        from workbench.engine.runs import metrics_from_record
 
         records, restarted = self._tail.read_new()
         if restarted:  # rewritten from the start: draw it again
             info = self.model_infos.get(self._followed.model_name)
             if info is not None:
                 self.plots.setup(info.model_cls.plot_groups)
-        metrics = []
-        for rec in records:
-            if not isinstance(rec.get("step"), int):
-                continue
-            vals = {k: v for k, v in rec.items() if k not in ("step", "epoch", "time")
-                    and isinstance(v, (int, float))}
-            train = {k: v for k, v in vals.items() if not k.startswith("val_")}
-            val = {k[4:]: v for k, v in vals.items() if k.startswith("val_")}
-            for phase, vs in (("train", train), ("val", val)):
-                if vs:
-                    metrics.append(Metrics(rec["step"], rec.get("epoch", 0), phase, vs,
-                                           rec.get("time", 0.0)))
+        metrics = [m for rec in records for m in metrics_from_record(rec)]
         if metrics:
             self.plots.add(metrics)
 
@@ -1549,31 +1534,18 @@ def _decode_grid(snap: dict, seed: int, dataset=None) -> dict:
     import torch
 
     from workbench.analysis.latent import LatentProbe
-    from workbench.engine.events import Samples
+    from workbench.data.cache import cached_dataset
     from workbench.engine.remote import pictures
-    from workbench.engine.trainer import GRID_RECONSTRUCTIONS, GRID_SAMPLES
+    from workbench.engine.trainer import grid_pictures
 
     model = LatentProbe.from_snapshot(snap, _decoder_cache).model
-    out = Samples(snap.get("step", 0))
+    x_val = y_val = None
+    if dataset is not None and model.can("reconstruct"):
+        data = cached_dataset(dataset)
+        if tuple(data.spec.shape) == tuple(model.data.shape):
+            x_val, y_val = data.x_val, data.y_val
     with torch.inference_mode():
-        if model.can("sample"):
-            g = torch.Generator().manual_seed(seed)
-            labels = model.cycling_labels(GRID_SAMPLES)
-            out.samples = model.sample(GRID_SAMPLES, labels=labels, generator=g).float().numpy()
-        if dataset is not None and model.can("reconstruct"):
-            from workbench.data import load_dataset
-
-            key = json.dumps(dataset, sort_keys=True, default=str)
-            if _decoder_cache.get("data_key") != key:
-                _decoder_cache["data"] = load_dataset(dataset).to("cpu")
-                _decoder_cache["data_key"] = key
-            data = _decoder_cache["data"]
-            if tuple(data.spec.shape) == tuple(model.data.shape):
-                x = data.x_val[:GRID_RECONSTRUCTIONS]
-                y = data.y_val[:GRID_RECONSTRUCTIONS] if data.y_val is not None else None
-                out.inputs = x.numpy()
-                out.reconstructions = model.reconstruct(x, y).float().numpy()
-    return pictures(out)
+        return pictures(grid_pictures(model, snap.get("step", 0), seed, x_val, y_val))
 
 
 _hist_cache: dict = {}
@@ -1581,22 +1553,20 @@ _hist_cache: dict = {}
 
 def _class_histogram(snap: dict, dataset):
     """(class shares of 500 samples, class names), or None for an unlabelled dataset."""
-    import json
-
     import torch
 
     from workbench.analysis.latent import LatentProbe
     from workbench.analysis.metrics import class_histogram, digit_classifier, predict
-    from workbench.data import load_dataset
+    from workbench.data.cache import cached_dataset
 
-    key = json.dumps(dataset, sort_keys=True, default=str)
-    if _hist_cache.get("key") != key:
-        data = load_dataset(dataset).to("cpu")
-        if data.y_train is None or data.spec.kind != "image":
-            return None
+    data = cached_dataset(dataset)
+    if data.y_train is None or data.spec.kind != "image":
+        return None
+    key = dataset_key(dataset)
+    if _hist_cache.get("key") != key:  # the classifier trained on this dataset (once, on disk)
         _hist_cache.clear()
-        _hist_cache.update(key=key, data=data, classifier=digit_classifier(data))
-    data, classifier = _hist_cache["data"], _hist_cache["classifier"]
+        _hist_cache.update(key=key, classifier=digit_classifier(data))
+    classifier = _hist_cache["classifier"]
     model = LatentProbe.from_snapshot(snap, _hist_cache.setdefault("models", {})).model
     g = torch.Generator().manual_seed(0)
     with torch.inference_mode():

@@ -8,7 +8,6 @@ column is replaced when its model is evaluated again; results never wait in the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,7 +53,6 @@ class MetricsPanel(QWidget):
         self._queue: list[tuple[str, str, Callable[[], dict]]] = []
         self._running: str | None = None
         self._jobs = LatestOnly("metrics")
-        self._datasets: dict = {}
         self._relay = _TextRelay(self)
         self._relay.text.connect(self._on_progress_text)
 
@@ -158,12 +156,9 @@ class MetricsPanel(QWidget):
 
     def _load(self, dataset):
         """The dataset (on the CPU), loaded once per description (off the GUI thread)."""
-        from workbench.data import load_dataset
+        from workbench.data.cache import cached_dataset
 
-        key = json.dumps(dataset, sort_keys=True, default=str)
-        if key not in self._datasets:
-            self._datasets = {key: load_dataset(dataset).to("cpu")}
-        return self._datasets[key]
+        return cached_dataset(dataset)
 
     # -- the queue: one evaluation at a time, so comparing runs drops none ---------------------------
     def _enqueue(self, key: str, label: str, work: Callable[[], dict]) -> None:

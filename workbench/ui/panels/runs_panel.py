@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QVBoxLayout, QWidget)
 
 from workbench.core.errors import WorkbenchError
+from workbench.engine.runs import is_val_metric
 from workbench.engine.workspace import (RunInfo, delete_run, list_runs, metric_series,
                                         preferred_metric, rename_run)
 
@@ -394,7 +395,7 @@ class RunsPanel(QWidget):
             return
         self.compared = runs
         keys = sorted({k for r in runs for k in r.best},
-                      key=lambda k: (k.startswith("val_"), k))
+                      key=lambda k: (is_val_metric(k), k))
         current = self.metric_combo.currentText()
         self.metric_combo.blockSignals(True)
         self.metric_combo.clear()

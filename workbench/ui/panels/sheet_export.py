@@ -5,7 +5,6 @@ interpolation), see it re-rendered live, and save it as a PNG that carries its p
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -60,7 +59,6 @@ class SheetExportDialog(QDialog):
         self.conditional = bool(info.model_cls.conditional)
         self.points = spec_kind == "points"
         self._default_dir = Path(default_dir) if default_dir else (self._run_path or Path.home())
-        self._data = {}  # one loaded dataset, reused between previews (worker thread only)
         self._jobs = LatestOnly("sheet")
         self.array = None
         self.provenance: dict | None = None
@@ -222,13 +220,9 @@ class SheetExportDialog(QDialog):
         """The dataset, for kinds that show real images (loaded once, off the GUI thread)."""
         if self._dataset is None:
             return None
-        key = json.dumps(self._dataset, sort_keys=True, default=str)
-        if key not in self._data:
-            from workbench.data import load_dataset
+        from workbench.data.cache import cached_dataset
 
-            self._data.clear()
-            self._data[key] = load_dataset(self._dataset).to("cpu")
-        return self._data[key]
+        return cached_dataset(self._dataset)
 
     def _work(self, spec):
         from workbench.reports.export import render_sheet
