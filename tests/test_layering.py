@@ -88,3 +88,15 @@ def test_cli_import_loads_neither_torch_nor_qt():
     assert "workbench.cli" in mods
     heavy = sorted(m for m in mods if m.split(".")[0] in ("torch", "numpy", *GUI_MODULES))
     assert heavy == [], heavy
+
+
+def test_the_window_module_loads_without_torch():
+    """The window paints before torch loads (ui/main_window.py's docstring): importing it, and so
+    every module it imports at start, must not import torch; the backend loads in a worker."""
+    loaded = fresh_python(
+        "import json, sys\n"
+        "import workbench.ui.app, workbench.ui.main_window\n"
+        "print(json.dumps(sorted(sys.modules)))\n")
+    mods = set(loaded)
+    assert "workbench.ui.main_window" in mods
+    assert sorted(m for m in mods if m.split(".")[0] == "torch") == []

@@ -19,9 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
 from torch import nn
 from torch.nn import functional as F
 
+from workbench.core.atomic import atomic_write_bytes
 from workbench.core.paths import cache_dir  # noqa: F401  (re-exported: bench/zoo.py names it)
 
 CLASSIFIER_VERSION = "digitcnn-1"
@@ -89,11 +92,6 @@ def digit_classifier(data, epochs: int = 6, n_train: int | None = None,
     """The classifier for a labelled image TensorData: loaded from the cache, else trained (on
     the CPU, `epochs` passes over the first `n_train` training images) and cached. A cache file
     that cannot be read is replaced, not trusted."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file, save
-
-    from workbench.core.atomic import atomic_write_bytes
-
     if data.y_train is None:
         raise ValueError(f"dataset {data.name!r} has no labels: cannot train a classifier")
     path = classifier_cache_path(data, epochs, n_train, cache)

@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from workbench.core.atomic import atomic_writer
 from workbench.core.errors import DatasetError
+from workbench.core.paths import data_root as default_root
+from workbench.data.spec import DataSpec, TensorData
 from workbench.data.split import SPLIT_SEED
 
 _IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -80,8 +83,6 @@ def tv_name(name: str) -> str | None:
 
 
 def data_root(root=None) -> Path:
-    from workbench.core.paths import data_root as default_root
-
     return Path(root).expanduser() if root else default_root()
 
 
@@ -201,8 +202,6 @@ def _download_file(urls, md5: str, dest: Path, progress, total_done: list) -> No
     import urllib.error
     import urllib.request
 
-    from workbench.core.atomic import atomic_writer
-
     errors = []
     for url in urls:
         try:
@@ -274,8 +273,6 @@ def load_tv(name: str, root=None, *, download_ok: bool = False, limit: int | Non
     images): CIFAR-10 in full is 600 MB as float32."""
     import numpy as np
     import torch
-
-    from workbench.data.spec import DataSpec, TensorData
 
     key = tv_name(name)
     if key is None:

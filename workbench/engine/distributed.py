@@ -21,7 +21,9 @@ import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from workbench.core.device import resolve_device
 from workbench.core.errors import ConfigError
+from workbench.core.seeding import get_rng_state
 
 # Long enough for rank 0 to validate or write a checkpoint while the others wait at the next
 # collective; a rank that dies is noticed by torchrun long before this.
@@ -63,8 +65,6 @@ class Distributed:
     def device(self, name: str):
         """The rank's device: cuda:LOCAL_RANK on a GPU node (one GPU per process), else as named."""
         import torch
-
-        from workbench.core.device import resolve_device
 
         dev = resolve_device(name)
         if dev.type == "cuda":
@@ -183,8 +183,6 @@ class Distributed:
         """Every rank's RNG state (for the checkpoint: a distributed resume continues each
         rank's noise exactly)."""
         import torch.distributed as dist
-
-        from workbench.core.seeding import get_rng_state
 
         states = [None] * self.world_size
         dist.all_gather_object(states, get_rng_state())

@@ -19,13 +19,17 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workbench import __version__
 from workbench.core import config as C
 from workbench.core.atomic import atomic_write_text
 from workbench.core.errors import ConfigError
+from workbench.engine.trainer import TrainSettings
+from workbench.models.registry import get_model_info
 
 TOP_KEYS = ("model", "dataset", "config", "train", "description", "workbench_version")
 TRAIN_SHORTHANDS = ("seed", "steps", "epochs", "batch_size")
@@ -44,8 +48,6 @@ class Recipe:
     # -- typed views ----------------------------------------------------------------------------
     def model_config(self):
         """The model's config: its defaults with this file's values (checked against limits)."""
-        from workbench.models.registry import get_model_info
-
         info = get_model_info(self.model)  # raises ConfigError for an unknown model
         base = info.default_config()
         try:
@@ -56,8 +58,6 @@ class Recipe:
 
     def settings(self, base=None):
         """TrainSettings: `base` (default: the defaults) with this file's [train] values."""
-        from workbench.engine.trainer import TrainSettings
-
         try:
             return C.replace(base or TrainSettings(), **self.train)
         except ConfigError as e:
@@ -69,8 +69,6 @@ class Recipe:
 
     # -- conversions ----------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        from workbench import __version__
-
         d = {"model": self.model, "dataset": self.dataset}
         if self.description:
             d["description"] = self.description
@@ -192,8 +190,6 @@ def _scalar(v) -> str:
 
 
 def _key(k: str) -> str:
-    import re
-
     return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k, ensure_ascii=False)
 
 

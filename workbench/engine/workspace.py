@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from workbench.core.errors import WorkbenchError
+from workbench.engine.checkpoint import list_checkpoints
 from workbench.engine.runs import MetricsTail, is_val_metric
 
 TRASH = ".trash"  # inside the workspace; deleted runs go here unless deleted for good
@@ -130,8 +131,6 @@ def _planned_steps(meta: dict) -> int:
 
 def read_run(path: Path) -> RunInfo:
     """Everything the Runs list shows about one run directory; never raises for a bad folder."""
-    from workbench.engine.checkpoint import list_checkpoints
-
     path = Path(path)
     info = RunInfo(path=path, name=path.name)
     f = path / "run.json"

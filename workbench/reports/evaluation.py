@@ -21,6 +21,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from workbench.analysis import metrics as M
+from workbench.analysis.anomaly import reconstruction_errors
+from workbench.analysis.modes import N_SAMPLES, mixture_of, mode_report
+from workbench.core.device import resolve_device
+from workbench.core.errors import ConfigError
+from workbench.data import load_described
+from workbench.engine.runs import RunDir
+from workbench.engine.trainer import evaluate
+
 DEFAULT_IMAGE_SAMPLES = 1000
 
 # Shown beside each number (the CLI's text output and the GUI's tooltips): what it is, which way
@@ -82,12 +91,6 @@ def evaluate_model(model, data, n_samples: int | None = None, seed: int = 0, *,
     """The metrics of `model` (on its device, any mode) against `data` (a TensorData on the same
     device). `n_samples` None: 2500 for mixtures (the published protocol), else as many as the
     validation images, at most 1000."""
-    from workbench.analysis import metrics as M
-    from workbench.analysis.anomaly import reconstruction_errors
-    from workbench.analysis.modes import N_SAMPLES, mixture_of, mode_report
-    from workbench.core.errors import ConfigError
-    from workbench.engine.trainer import evaluate
-
     if n_samples is not None and n_samples < 0:
         raise ConfigError("--samples must be 0 or more")
     device = model.device
@@ -189,14 +192,9 @@ def evaluate_run(run_dir: Path | str | None = None, n_samples: int | None = None
     """`evaluate_model` for a run directory's newest checkpoint (its dataset reloaded from
     run.json, its seed as default), or for a given `model` and `data`. The dict adds run,
     model, step and, for a run, load warnings."""
-    from workbench.core.device import resolve_device
-
     dev = resolve_device(device)
     head: dict = {}
     if run_dir is not None:
-        from workbench.data import load_described
-        from workbench.engine.runs import RunDir
-
         run = RunDir.open(Path(run_dir))
         _say(progress, "loading the checkpoint")
         model = run.load_model(dev)

@@ -17,13 +17,27 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import io
 import json
 import math
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from workbench import __version__
+from workbench.analysis.latent import LatentProbe, active_dims_first, interpolate, traversal_codes
+from workbench.analysis.sheets import image_grid, points_image
+from workbench.core import config as C
+from workbench.core.atomic import atomic_save_png, atomic_write_bytes, atomic_write_text
 from workbench.core.errors import ConfigError
+from workbench.data import load_described
+from workbench.engine.runs import RunDir
+from workbench.models.registry import create_model
 
 KINDS = ("samples", "reconstructions", "traversal", "interpolation")
 BACKGROUNDS = {"white": 1.0, "black": 0.0, "grey": 0.5}
@@ -113,8 +127,6 @@ class SheetSpec:
 
 @contextlib.contextmanager
 def _one_thread():
-    import torch
-
     n = torch.get_num_threads()
     if n != 1:
         torch.set_num_threads(1)
@@ -129,11 +141,6 @@ def _one_thread():
 def _resolve(source, step: int | None):
     """(CPU model in eval mode, provenance base) from a run directory, a snapshot dict or a
     model."""
-    import torch
-
-    from workbench.core import config as C
-    from workbench.engine.runs import RunDir
-
     if isinstance(source, (str, Path)):
         source = RunDir.open(Path(source))
     if isinstance(source, RunDir):
@@ -143,7 +150,6 @@ def _resolve(source, step: int | None):
                        "model": source.model_name, "config": source.meta["config"],
                        "dataset": source.meta["dataset"], "run_seed": source.meta.get("seed")}
     if isinstance(source, dict):  # the window's snapshot {"model", "config", "spec", "state", …}
-        from workbench.models.registry import create_model
 
         model = create_model(source["model"], data=source["spec"], config=source["config"])
         model.load_state_dict({k: torch.as_tensor(v) for k, v in source["state"].items()})
@@ -170,8 +176,6 @@ def _need_data(data, run_dataset, what: str):
     if data is not None:
         return data
     if run_dataset:
-        from workbench.data import load_described
-
         return load_described(run_dataset)
     raise ConfigError(f"{what} needs the dataset's validation images; none was given")
 
@@ -185,11 +189,6 @@ def render_sheet(source, spec: SheetSpec, data=None, *, step: int | None = None,
     the window's weights snapshot dict (optionally with "run" and "dataset"), or a model.
     `data`: a TensorData for the kinds that show real images (loaded from the run's recorded
     dataset when omitted). `dataset`: its description, for the provenance."""
-    import numpy as np
-    import torch
-
-    from workbench import __version__
-
     spec.check()
     model, prov = _resolve(source, step)
     if dataset is not None:
@@ -199,12 +198,8 @@ def render_sheet(source, spec: SheetSpec, data=None, *, step: int | None = None,
     with _one_thread(), torch.inference_mode():
         x, nrow, spec = _draw(model, spec, data, prov.get("dataset"), prov["model"])
     if model.data.kind == "points":
-        from workbench.analysis.sheets import points_image
-
         grid = points_image(x)
     else:
-        from workbench.analysis.sheets import image_grid
-
         grid = image_grid(x, nrow=nrow, padding=spec.padding,
                           pad_value=BACKGROUNDS[spec.background])
     if spec.upscale > 1:
@@ -218,8 +213,6 @@ def render_sheet(source, spec: SheetSpec, data=None, *, step: int | None = None,
 
 
 def _labels(model, spec: SheetSpec, n: int, cols: int, name: str = "this model"):
-    import torch
-
     if not model.conditional:
         if spec.label is not None or spec.label_rows:
             raise ConfigError(f"{name} is not conditional: labels do not apply")
@@ -237,9 +230,6 @@ def _labels(model, spec: SheetSpec, n: int, cols: int, name: str = "this model")
 def _draw(model, spec: SheetSpec, data, run_dataset, name: str):
     """The images (N×C×H×W float in [0, 1], or N×2 points), the grid width, and the spec with
     everything chosen on the way (traversal dims) filled in."""
-    import numpy as np
-    import torch
-
     g = torch.Generator().manual_seed(spec.seed)
     points = model.data.kind == "points"
     if points and spec.kind != "samples":
@@ -274,8 +264,6 @@ def _draw(model, spec: SheetSpec, data, run_dataset, name: str):
 
     if not model.can("decode"):
         raise ConfigError(f"{name} has no decoder to walk its latent space")
-    from workbench.analysis.latent import LatentProbe, active_dims_first, interpolate, \
-        traversal_codes
 
     probe = LatentProbe(model)
     label = _labels(model, dataclasses.replace(spec, label_rows=False), 1, 1, name)
@@ -332,9 +320,6 @@ def caption_text(prov: dict) -> str:
 
 def add_caption(grid, text: str, background: str = "white"):
     """A strip under the grid with `text` in Pillow's default font (cut with … to fit)."""
-    import numpy as np
-    from PIL import Image, ImageDraw, ImageFont
-
     grey = grid.ndim == 2 or grid.shape[2] == 1
     g2 = grid[:, :, 0] if grid.ndim == 3 and grey else grid
     w = g2.shape[1]
@@ -381,8 +366,6 @@ def png_text(provenance: dict) -> dict[str, str]:
 def save_sheet_with_provenance(path: Path, array, provenance: dict) -> Path:
     """Write the PNG (provenance in its text chunks) and `path.json` beside it, each
     atomically."""
-    from workbench.core.atomic import atomic_save_png, atomic_write_text
-
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ConfigError(f"a sample sheet is written as .png, not {path.name!r}")
@@ -397,7 +380,6 @@ def read_provenance(path: Path) -> dict:
     try:
         if path.suffix.lower() == ".json":
             return json.loads(path.read_text("utf-8"))
-        from PIL import Image
 
         with Image.open(path) as im:
             im.load()
@@ -414,8 +396,6 @@ def read_provenance(path: Path) -> dict:
 def cli_command(prov: dict) -> str | None:
     """The `genworkbench sample` command that draws this sheet again (None without a run, or
     from live weights that no checkpoint holds)."""
-    import shlex
-
     if not prov.get("run") or not prov.get("checkpoint"):
         return None
     s = SheetSpec.from_dict(prov["spec"])
@@ -459,13 +439,6 @@ def rerender(provenance: dict, data=None):
 # == animated GIF over training (the frames: engine/runs.py) ======================================
 def write_gif(frames, path: Path, fps: float = 4.0, captions: list[str] | None = None) -> Path:
     """H×W×C uint8 frames -> an animated GIF (looping; the last frame held 4× as long)."""
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    from workbench.core.atomic import atomic_write_bytes
-
     frames = [np.asarray(f) for f in frames]
     if not frames:
         raise ConfigError("no frames to animate")
