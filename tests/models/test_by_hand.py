@@ -1,5 +1,6 @@
-"""The written-out backward pass (linear_chain.py), the losses' written-out gradients and the
-direct fused Adam step train exactly as autograd and `opt.step()` do."""
+"""The by-hand steps (models/gan/by_hand.py): the written-out backward pass, the losses'
+written-out gradients and the hand-over of those gradients to the optimiser train exactly as
+autograd and `opt.step()` do."""
 
 from __future__ import annotations
 
