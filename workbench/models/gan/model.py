@@ -72,7 +72,9 @@ class GAN(GenerativeModel):
 
     # -- optimisers ---------------------------------------------------------------------------
     def configure_optimizers(self):
-        g_params = list(self.G.parameters()) + (list(self.Q.parameters()) if self.Q is not None else [])
+        g_params = list(self.G.parameters())
+        if self.Q is not None:  # InfoGAN's Q learns with G
+            g_params += list(self.Q.parameters())
         return {"G": self.optimizer_for(g_params, self.config.lr_g),
                 "D": self.optimizer_for(self.D.parameters(), self.config.lr_d)}
 
@@ -350,7 +352,7 @@ class GAN(GenerativeModel):
                       g_loss=obj.g_loss(d_fake), d_real=obj.mean_output(d_real),
                       d_fake=obj.mean_output(d_fake))
 
-    # -- where the by-hand steps apply (by_hand.py) -------------------------------------------------
+    # -- where the by-hand steps apply (by_hand.py) -----------------------------------------------
     def linear_chains(self) -> tuple[by_hand.LinearChain, by_hand.LinearChain] | None:
         """G and D as linear chains when this config's steps can run by hand, else None."""
         if not (self.hand_backprop and by_hand.applies_to(self)):
