@@ -11,7 +11,7 @@ from workbench.core.tasks import Cancelled
 from workbench.experiments.registry import run_experiment
 from workbench.experiments.gan_objectives import generator_logit_gradient
 from workbench.core.errors import ConfigError
-from workbench.models import gan_losses as L
+from workbench.models.gan import losses as L
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def test_logit_gradient_closed_form_matches_autograd(loss):
     logits = torch.linspace(-12, 12, 97, dtype=torch.float64, requires_grad=True)
     # generator_loss is a batch mean: scale by n for the per-sample gradient
-    (grad,) = torch.autograd.grad(L.generator_loss(logits, loss) * len(logits), logits)
+    (grad,) = torch.autograd.grad(L.LOSSES[loss].g_loss(logits) * len(logits), logits)
     d = torch.sigmoid(logits.detach()).numpy()
     np.testing.assert_allclose(np.abs(grad.numpy()), generator_logit_gradient(loss, d),
                                rtol=1e-9, atol=1e-15)

@@ -6,7 +6,7 @@ import torch
 
 from workbench.core.errors import ConfigError
 from workbench.experiments.lab import GanLab, LabSnapshot
-from workbench.models import gan_losses as L
+from workbench.models.gan import losses as L
 
 SMALL = {"hidden": (32, 32)}  # fast; the behaviour under test does not depend on the width
 
@@ -169,15 +169,15 @@ def test_arrows_point_down_the_generator_loss(lab, loss):
     snap = lab.snapshot(n=50, grid=4, arrows=8, manifold=3)
     for i in range(3):
         x = torch.tensor(snap.arrow_pos[i:i + 1]).requires_grad_(True)
-        g_loss = L.generator_loss(lab.model.discriminate(x), loss)
+        g_loss = L.LOSSES[loss].g_loss(lab.model.discriminate(x))
         (grad,) = torch.autograd.grad(g_loss, x)
         assert np.allclose(snap.arrow_vec[i], -grad.numpy()[0], rtol=1e-4, atol=1e-6)
     # Moving a fake a little along its arrow lowers its generator loss.
     x = torch.tensor(snap.arrow_pos[:8])
     v = torch.tensor(snap.arrow_vec[:8])
     with torch.no_grad():
-        before = L.generator_loss(lab.model.discriminate(x), loss)
-        after = L.generator_loss(lab.model.discriminate(x + 1e-3 * v / v.norm(dim=1).max()), loss)
+        before = L.LOSSES[loss].g_loss(lab.model.discriminate(x))
+        after = L.LOSSES[loss].g_loss(lab.model.discriminate(x + 1e-3 * v / v.norm(dim=1).max()))
     assert after < before
 
 

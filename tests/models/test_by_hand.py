@@ -1,5 +1,6 @@
-"""The written-out backward pass (linear_chain.py), the losses' written-out gradients and the
-direct fused Adam step train exactly as autograd and `opt.step()` do."""
+"""The by-hand steps (models/gan/by_hand.py): the written-out backward pass, the losses'
+written-out gradients and the hand-over of those gradients to the optimiser train exactly as
+autograd and `opt.step()` do."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from torch import nn
 
 from workbench.models.registry import create_model
 from workbench.data.spec import DataSpec
-from workbench.models import gan_losses as L
-from workbench.models.linear_chain import LinearChain
-from workbench.models.optim_step import apply_gradients
+from workbench.models.gan import losses as L
+from workbench.models.gan.by_hand import LinearChain, apply_gradients
 
 POINTS = DataSpec(shape=(2,), kind="points")
 
@@ -55,16 +55,16 @@ def test_discriminator_loss_gradient_is_autograds(loss, target):
     torch.manual_seed(1)
     d = (torch.randn(64) * 3).requires_grad_(True)
     t = torch.rand(64) if target == "tensor" else target
-    (ref,) = torch.autograd.grad(L.discriminator_loss(d, t, loss), d)
-    assert torch.allclose(L.discriminator_loss_grad(d.detach(), t, loss), ref, atol=1e-7)
+    (ref,) = torch.autograd.grad(L.LOSSES[loss].d_loss(d, t), d)
+    assert torch.allclose(L.LOSSES[loss].d_loss_grad(d.detach(), t), ref, atol=1e-7)
 
 
 @pytest.mark.parametrize("loss", L.LOSSES)
 def test_generator_loss_gradient_is_autograds(loss):
     torch.manual_seed(2)
     d = (torch.randn(64) * 3).requires_grad_(True)
-    (ref,) = torch.autograd.grad(L.generator_loss(d, loss), d)
-    assert torch.allclose(L.generator_loss_grad(d.detach(), loss), ref, atol=1e-7)
+    (ref,) = torch.autograd.grad(L.LOSSES[loss].g_loss(d), d)
+    assert torch.allclose(L.LOSSES[loss].g_loss_grad(d.detach()), ref, atol=1e-7)
 
 
 # -- whole steps ------------------------------------------------------------------------------------

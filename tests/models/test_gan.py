@@ -9,16 +9,19 @@ import pytest
 import torch
 
 from workbench.core.errors import ConfigError
-from workbench.models.registry import create_model, list_models
+from workbench.models.gan import GAN
+from workbench.models.registry import create_model, get_model_info, list_models
 from workbench.data.spec import DataSpec
-from workbench.models import gan_losses as L
-from workbench.models.gan_nets import FakeReplay, MinibatchDiscrimination, augment
+from workbench.models.gan import losses as L
+from workbench.models.gan import unrolled
+from workbench.models.gan.nets import FakeReplay, MinibatchDiscrimination, augment
 
 SMALL = DataSpec(shape=(1, 8, 8), num_classes=3, kind="image")
 POINTS = DataSpec(shape=(2,), kind="points")
 # Tiny players with a plain D: gan_mlp's default minibatch std-dev is switched on where tested.
 TINY = dict(latent_dim=4, hidden=(16,), channels=(4, 8), minibatch_std=False)
-GANS = [n for n in list_models() if n in {"gan_mlp", "dcgan", "cgan", "wgan", "wgan_gp", "infogan"}]
+# Every registered GAN variant, the 2-D toy GANs included: a new variant gets these tests too.
+GANS = [n for n in list_models() if issubclass(get_model_info(n).model_cls, GAN)]
 
 
 def build(name="gan_mlp", data=SMALL, seed=0, **overrides):
@@ -44,8 +47,15 @@ def run_steps(model, steps=2):
     return metrics, torch.cat([p.detach().flatten() for p in model.G.parameters()])
 
 
-def test_all_gan_variants_are_registered():
-    assert GANS == sorted(["gan_mlp", "dcgan", "cgan", "wgan", "wgan_gp", "infogan"])
+def data_for(name):
+    """The tiny images, or 2-D points for a variant made for points (the toy GANs)."""
+    return SMALL if "image" in get_model_info(name).data_kinds else POINTS
+
+
+def test_the_named_gans_are_registered():
+    assert {"gan_mlp", "dcgan", "cgan", "wgan", "wgan_gp", "infogan", "toy_gan",
+            "toy_gan_stable"} <= set(GANS)
+    assert all(get_model_info(n).family == "gan" for n in GANS)
 
 
 # -- losses and penalties -------------------------------------------------------------------------
@@ -88,8 +98,8 @@ def test_interpolation_coefficient_is_drawn_per_sample():
 
 def test_minimax_gradient_vanishes_where_d_rejects_the_fakes_non_saturating_does_not():
     logit = torch.tensor([-20.0], requires_grad=True)  # D(G(z)) = σ(−20) ≈ 2e-9
-    (g_minimax,) = torch.autograd.grad(L.generator_loss(logit, "minimax"), logit)
-    (g_ns,) = torch.autograd.grad(L.generator_loss(logit, "non_saturating"), logit)
+    (g_minimax,) = torch.autograd.grad(L.LOSSES["minimax"].g_loss(logit), logit)
+    (g_ns,) = torch.autograd.grad(L.LOSSES["non_saturating"].g_loss(logit), logit)
     assert abs(g_minimax.item()) < 1e-8
     assert g_ns.item() == pytest.approx(-1.0, abs=1e-6)
 
@@ -97,26 +107,26 @@ def test_minimax_gradient_vanishes_where_d_rejects_the_fakes_non_saturating_does
 @pytest.mark.parametrize("loss", L.LOSSES)
 def test_losses_stay_finite_at_extreme_logits(loss):
     d = torch.tensor([-1e4, -30.0, 0.0, 30.0, 1e4])
-    assert torch.isfinite(L.generator_loss(d, loss))
-    assert torch.isfinite(L.discriminator_loss(d, torch.ones(5), loss))
-    assert torch.isfinite(L.discriminator_loss(d, torch.zeros(5), loss))
+    assert torch.isfinite(L.LOSSES[loss].g_loss(d))
+    assert torch.isfinite(L.LOSSES[loss].d_loss(d, torch.ones(5)))
+    assert torch.isfinite(L.LOSSES[loss].d_loss(d, torch.zeros(5)))
 
 
 def test_bce_discriminator_loss_is_binary_cross_entropy_with_soft_targets():
     d, t = torch.randn(10), torch.rand(10)
     expected = torch.nn.functional.binary_cross_entropy_with_logits(d, t)
-    assert torch.allclose(L.discriminator_loss(d, t, "non_saturating"), expected, atol=1e-6)
+    assert torch.allclose(L.LOSSES["non_saturating"].d_loss(d, t), expected, atol=1e-6)
 
 
 # -- every variant with every loss ----------------------------------------------------------------
 @pytest.mark.parametrize("loss", L.LOSSES)
 @pytest.mark.parametrize("name", GANS)
 def test_every_loss_gives_finite_losses_for_every_variant(name, loss):
-    model = build(name, loss=loss, d_steps=1)
+    model = build(name, data_for(name), loss=loss, d_steps=1)
     metrics = model.train_step(*batch(model))
     assert {"loss", "d_loss", "g_loss", "d_real", "d_fake", "grad_d", "grad_g"} <= set(metrics)
     assert all(math.isfinite(v) for v in metrics.values()), metrics
-    if loss in L.SIGMOID_LOSSES:
+    if L.LOSSES[loss].sigmoid:
         assert 0.0 <= metrics["d_real"] <= 1.0 and 0.0 <= metrics["d_fake"] <= 1.0
     model.eval()
     assert all(math.isfinite(v) for v in model.eval_step(*batch(model)).values())
@@ -413,10 +423,10 @@ def _unrolled_g_loss(model, x, net=None):
     """G's loss against D looked ahead, and that D (the same draws on every call; `net`
     replaces the look-ahead, after the same draws)."""
     torch.manual_seed(5)
-    ahead = model.looked_ahead_d(x, None)
+    ahead = unrolled.looked_ahead_d(model, x, None)
     fake = model.generate(model.draw_codes(x.shape[0])[0])
     out = model.discriminate(fake, net=ahead if net is None else net)
-    return L.generator_loss(out, model.config.loss), ahead
+    return model.objective.g_loss(out), ahead
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
@@ -452,10 +462,10 @@ def test_unrolled_gradient_flows_through_the_look_ahead(optimizer):
 
         stepped = copy.deepcopy(model)  # K real steps, with the same draws as the look-ahead
         torch.manual_seed(5)
-        stepped.unroll(x, None)
-        for a, b in zip(ahead.weights, stepped.D.parameters()):
-            assert torch.allclose(a, b, rtol=1e-9, atol=1e-12)
-        fixed = type(ahead)(model.D, [t.detach() for t in ahead.weights], {})
+        with unrolled.d_stepped_ahead(stepped, x, None):
+            for a, b in zip(ahead.weights, stepped.D.parameters()):
+                assert torch.allclose(a, b, rtol=1e-9, atol=1e-12)
+        fixed = unrolled.LookedAheadD(model.D, [t.detach() for t in ahead.weights], {})
         (first_order,) = torch.autograd.grad(_unrolled_g_loss(model, x, net=fixed)[0], w)
         assert not torch.allclose(first_order, grad, rtol=1e-3)
     finally:

@@ -14,7 +14,7 @@ import torch
 
 from workbench.models.registry import create_model
 from workbench.data.spec import DataSpec
-from workbench.models import gan_losses as L
+from workbench.models.gan import losses as L
 
 POINTS = DataSpec(shape=(2,), kind="points")
 IMAGES = DataSpec(shape=(1, 8, 8), num_classes=3, kind="image")
@@ -37,8 +37,7 @@ def reference_d_grads(model, x, y, seed):
     fake = m.generate(m.draw_codes(x.shape[0])[0], y).detach()
     d_real, d_fake = m.discriminate(x, y), m.discriminate(fake, y)
     t_real, t_fake = m.d_targets(d_real.shape[0], d_fake.shape[0], x.device)
-    loss = L.discriminator_loss(d_real, t_real, c.loss) + L.discriminator_loss(d_fake, t_fake,
-                                                                                c.loss)
+    loss = L.LOSSES[c.loss].d_loss(d_real, t_real) + L.LOSSES[c.loss].d_loss(d_fake, t_fake)
     if c.r1_gamma:
         loss = loss + L.r1_penalty(lambda v: m.discriminate(v, y), x, c.r1_gamma)
     return loss, torch.autograd.grad(loss, list(m.D.parameters()))
@@ -94,7 +93,7 @@ def test_g_step_leaves_d_gradients_alone_and_matches_plain_backward():
     ref = copy.deepcopy(model)
     torch.manual_seed(3)
     g_in = ref.draw_codes(8)[0]
-    loss = L.generator_loss(ref.discriminate(ref.generate(g_in)), ref.config.loss)
+    loss = L.LOSSES[ref.config.loss].g_loss(ref.discriminate(ref.generate(g_in)))
     expected = torch.autograd.grad(loss, list(ref.G.parameters()))
     torch.manual_seed(3)
     model.g_step(8, None)

@@ -11,10 +11,14 @@ import torch
 
 from workbench.analysis.modes import mode_report_for
 from workbench.cli import main
+from workbench.core import config as C
 from workbench.core.errors import ConfigError
+from workbench.data.spec import DataSpec
 from workbench.models.registry import create_model, get_config, get_model_info
 from workbench.data import load_dataset
 from workbench.engine.trainer import Trainer, TrainSettings
+
+POINTS = DataSpec(shape=(2,), kind="points")
 
 
 @pytest.mark.parametrize("name", ["toy_gan", "toy_gan_stable"])
@@ -60,6 +64,38 @@ def test_toy_sets_are_points_without_modes(dataset):
     assert mode_report_for(d, d.x_val.numpy()) is None
     again = load_dataset(dataset)
     assert torch.equal(d.x_train, again.x_train)  # fixed seed: the same points every time
+
+
+def _player_shapes(model):
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()
+            if k.split(".")[0] in ("G", "D", "Q")}
+
+
+@pytest.mark.parametrize("name", ["toy_gan", "toy_gan_stable"])
+def test_fields_that_reshape_a_player_say_so(name):
+    """The GAN lab rebuilds the networks for the fields marked param(rebuild=...) and changes
+    every other field in place: so no unmarked field may change a player's shape."""
+    marked = C.field_metadata(get_config(name), "rebuild")
+    base = _player_shapes(create_model(name, POINTS))
+    tried = 0
+    for spec in C.fields_of(get_config(name)):
+        if spec.name in marked:
+            continue
+        if spec.kind == "bool":
+            other = not spec.default
+        elif spec.kind == "int":
+            other = spec.default + 1
+        elif spec.kind == "choice":
+            other = next(c for c in spec.choices if c != spec.default)
+        else:
+            continue  # floats and lists of widths: the widths are all marked
+        try:
+            model = create_model(name, POINTS, **{spec.name: other})
+        except ConfigError:
+            continue  # e.g. arch=conv on points, or a decay that would end before it starts
+        tried += 1
+        assert _player_shapes(model) == base, spec.name
+    assert tried >= 10
 
 
 def test_cli_trains_toy_gan_on_spiral_and_samples(capsys, tmp_path):

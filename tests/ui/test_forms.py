@@ -39,3 +39,20 @@ def test_train_settings_form(qtbot):
     f.widget("device").setCurrentText("cpu")
     s = f.value()
     assert s.batch_size == 32 and s.device == "cpu"
+
+
+def test_a_hidden_field_hides_its_label_and_stays_hidden(qtbot):
+    from workbench.ui.forms import ConfigForm
+
+    f = ConfigForm(VAEConfig())
+    qtbot.addWidget(f)
+    f.show()
+    arch = f.widget("arch")
+    label = f.layout().labelForField(arch)
+    f.set_field_visible("arch", False)
+    assert not arch.isVisible() and not label.isVisible()
+    f.show_only(None)  # classroom mode showing every row leaves a hidden field hidden
+    assert not arch.isVisible() and f.widget("latent_dim").isVisible()
+    f.set_field_visible("arch", True)
+    assert arch.isVisible() and label.isVisible()
+    assert f.config == VAEConfig()

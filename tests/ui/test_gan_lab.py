@@ -149,3 +149,12 @@ def test_hidden_panel_skips_drawing_and_catches_up_when_shown(panel, qtbot):
     qtbot.waitUntil(lambda: panel.snapshot.step == 2, timeout=5000)
     panel.show()
     assert panel.drawn_step == 2
+
+
+def test_form_hides_the_settings_that_mean_nothing_for_points(panel):
+    form = panel.form
+    for name in ("arch", "channels", "d_norm", "init", "info_categories", "info_continuous",
+                 "info_weight"):  # param(data_kinds=("image",)) in GANConfig
+        assert not form.widget(name).isVisible(), name
+    for name in ("loss", "hidden", "r1_gamma", "components", "d_input_scale"):
+        assert form.widget(name).isVisible(), name

@@ -95,6 +95,14 @@ def fields_of(cfg_or_cls) -> list[FieldSpec]:
     return specs
 
 
+def field_metadata(cfg_or_cls, key: str) -> dict[str, Any]:
+    """{field name: value} of one `param()` metadata key (e.g. "rebuild", "data_kinds") for
+    the fields that set it, in field order."""
+    cls = cfg_or_cls if isinstance(cfg_or_cls, type) else type(cfg_or_cls)
+    return {f.name: f.metadata[key] for f in dataclasses.fields(cls)
+            if f.metadata.get(key) is not None}
+
+
 def _check(spec: FieldSpec, value):
     """Return `value` coerced to the field's kind, or raise ConfigError naming the field."""
     name = spec.name

@@ -125,10 +125,11 @@ def small_mlp(hidden: int, d_in: int = 2) -> nn.Module:
 
 def _bce(dr: torch.Tensor, df: torch.Tensor) -> torch.Tensor:
     """D's loss: mean −log D(real) + mean −log(1 − D(fake)), from logits."""
-    from workbench.models import gan_losses as L
+    from workbench.models.gan import losses as L
 
-    return (L.discriminator_loss(dr, torch.ones_like(dr.view(-1)), "minimax")
-            + L.discriminator_loss(df, torch.zeros_like(df.view(-1)), "minimax"))
+    bce = L.LOSSES["minimax"]
+    return (bce.d_loss(dr, torch.ones_like(dr.view(-1)))
+            + bce.d_loss(df, torch.zeros_like(df.view(-1))))
 
 
 def _fit_between_segments(net, loss_fn, theta, steps, batch, lr, device, check):
@@ -162,7 +163,7 @@ def train_js_discriminator(theta: float, steps: int, batch: int, hidden: int, lr
 def train_w1_critic(theta: float, steps: int, batch: int, hidden: int, lr: float, gp: float,
                     device, check=lambda: None) -> tuple[float, float]:
     """Train a WGAN-GP critic between P0 and Pθ; return (W1 estimate, dW1/dθ at that critic)."""
-    from workbench.models import gan_losses as L
+    from workbench.models.gan import losses as L
 
     f = small_mlp(hidden).to(device)
     _fit_between_segments(f, lambda real, fake: (

@@ -18,14 +18,14 @@ import torch
 
 from workbench.analysis.modes import N_SAMPLES, ModeReport, mode_report_for
 from workbench.core import config as C
+from workbench.core.device import resolve_device
 from workbench.core.errors import ConfigError
-from workbench.models import gan_losses as L
+from workbench.core.seeding import seed_everything
+from workbench.data import load_dataset
+from workbench.models.gan.nets import FakeReplay
+from workbench.models.gan.nets import pack as pack_inputs
+from workbench.models.registry import create_model, get_config, get_model_info
 
-# Fields that change a network's shape: changing them rebuilds the networks (see set_config).
-REBUILD_ALL = {"arch", "latent_dim", "hidden", "g_hidden", "channels", "init",
-               "info_categories", "info_continuous", "components", "component_dim",
-               "component_offsets"}
-REBUILD_D = {"pack", "minibatch_std", "d_norm", "mbd_kernels", "mbd_dim", "d_fc"}
 HISTORY_MAX = 100_000  # entries kept in `history` (the oldest are dropped beyond it)
 REAL_SHOWN = 1000      # real points in a snapshot: enough to see the data, cheap to draw
 
@@ -60,8 +60,6 @@ class GanLab:
     def __init__(self, dataset: str = "grid25", model: str = "toy_gan",
                  config: dict | None = None, seed: int = 0, batch_size: int | None = None,
                  device: str = "cpu"):
-        from workbench.core.device import resolve_device
-
         self.device = resolve_device(device)
         self.dataset_name = dataset
         self.model_name = model
@@ -77,10 +75,6 @@ class GanLab:
         """Fresh networks from `seed` (the current one when None); optionally another dataset
         or model. A new model starts from its own defaults (the live changes made with
         set_config belong to the old recipe and are dropped); a new dataset keeps them."""
-        from workbench.models.registry import create_model, get_config, get_model_info
-        from workbench.core.seeding import seed_everything
-        from workbench.data import load_dataset
-
         if model is not None and model != self.model_name:
             self.model_name, self.overrides = model, {}
         if dataset is not None and (dataset != self.dataset_name or not hasattr(self, "data")):
@@ -220,11 +214,14 @@ class GanLab:
         new = C.replace(old, **changes)  # validates: a bad value raises ConfigError, nothing moves
         self.overrides.update(changes)
         changed = {k for k in changes if getattr(old, k) != getattr(new, k)}
-        if changed & REBUILD_ALL:
+        # Fields that change a network's shape say so in their metadata (param(rebuild=...)).
+        marks = C.field_metadata(new, "rebuild")
+        rebuild = {marks.get(k) for k in changed}
+        if "all" in rebuild:
             self.reset()
             return
         m.config = new
-        if changed & REBUILD_D:
+        if "d" in rebuild:
             self._rebuild_d()
         if "optimizer" in changed:
             m.setup_optimizers()
@@ -239,26 +236,21 @@ class GanLab:
         if "ema_decay" in changed:
             m.g_ema = copy.deepcopy(m.G).requires_grad_(False) if new.ema_decay > 0 else None
         if "replay_size" in changed:
-            from workbench.models.gan_nets import FakeReplay
-
             m.replay = FakeReplay(new.replay_size, m.data.shape).to(self.device) \
                 if new.replay_size else None
 
     def _rebuild_d(self) -> None:
         """A fresh D for the new config (taken from a freshly built model, so D is made
         exactly as the model family makes it), with a fresh optimiser."""
-        from workbench.models.registry import create_model
-
         m = self.model
         fresh = create_model(self.model_name, data=self.data.spec, config=m.config)
         m.D = fresh.D.to(self.device)
-        m.optimizers["D"] = m._optimizer(m.D.parameters(), m.config.lr_d)
+        m.optimizers["D"] = m.optimizer_for(m.D.parameters(), m.config.lr_d)
 
     # -- drawing ----------------------------------------------------------------------------------
     def snapshot(self, n: int = N_SAMPLES, grid: int = 64, arrows: int = 256,
                  manifold: int = 24) -> LabSnapshot:
         m = self.model
-        c = m.config
         was_training = m.training
         m.eval()  # the toy nets have no batch norm or dropout; this is for models that do
         try:
@@ -274,7 +266,7 @@ class GanLab:
         real = self.data.x_train[self._real_idx[:n]]
         return LabSnapshot(
             step=self.step, real=_np(real), fake=_np(fake), extent=self.extent,
-            d_map=_np(d_map), d_map_kind="probability" if c.loss in L.SIGMOID_LOSSES else "critic",
+            d_map=_np(d_map), d_map_kind="probability" if m.objective.sigmoid else "critic",
             manifold=_np(man), manifold_density=_np(dens), arrow_pos=_np(pos),
             arrow_vec=_np(vec), modes=mode_report_for(self.data, _np(sampled)),
             metrics={**self._last_d, **self._last_g})
@@ -297,8 +289,6 @@ class GanLab:
         # Minibatch layers compare a sample with the rest of its batch. Judge each point as one
         # more member of a batch of the current fakes, as training shows D: not as one of a
         # batch of grid points (a different question, and O(N²): 4096² pairs per kernel).
-        from workbench.models.gan_nets import pack as pack_inputs
-
         ref = m.generate(self._noise(self.batch_size))
         return m.D(pack_inputs(x.flatten(1), pack), reference=pack_inputs(ref.flatten(1), pack))
 
@@ -309,7 +299,7 @@ class GanLab:
         yy, xx = torch.meshgrid(ys, xs, indexing="ij")
         pts = torch.stack([xx.reshape(-1), yy.reshape(-1)], 1).to(self.device)
         out = self._judge_points(pts).view(grid, grid)
-        return torch.sigmoid(out) if self.model.config.loss in L.SIGMOID_LOSSES else out
+        return torch.sigmoid(out) if self.model.objective.sigmoid else out
 
     def _manifold(self, k: int):
         """G over a k×k grid of the z plane spanning [−3, 3]² and each cell's relative density
@@ -346,7 +336,7 @@ class GanLab:
         k = x.shape[0] // pack * pack
         x = x[:max(k, 1)].detach().requires_grad_(True)
         with torch.enable_grad():
-            loss = L.generator_loss(m.discriminate(x), m.config.loss)
+            loss = m.objective.g_loss(m.discriminate(x))
             groups = loss.new_tensor(float(max(x.shape[0] // pack, 1)))
             (grad,) = torch.autograd.grad(loss * groups, x)  # the mean → the per-group sum
         return x.detach(), -grad

@@ -7,6 +7,8 @@ import math
 from torch import nn
 from torch.nn import functional as F
 
+from workbench.core.errors import ConfigError
+
 
 def mlp(sizes: list[int], act=nn.ReLU, final_act=None) -> nn.Sequential:
     layers: list[nn.Module] = []
@@ -19,7 +21,9 @@ def mlp(sizes: list[int], act=nn.ReLU, final_act=None) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _down_sizes(size: int, n: int) -> list[int]:
+def down_sizes(size: int, n: int) -> list[int]:
+    """An image side's size before and after each of n stride-2 convolutions (halved, rounded
+    up): the encoders and D shrink by it, the decoders and G grow back along it."""
     sizes = [size]
     for _ in range(n):
         sizes.append(math.ceil(sizes[-1] / 2))
@@ -37,7 +41,7 @@ class ConvEncoder(nn.Module):
             layers += [nn.Conv2d(c, ch, 4, stride=2, padding=1), nn.BatchNorm2d(ch), nn.ReLU()]
             c = ch
         self.features = nn.Sequential(*layers)
-        hs, ws = _down_sizes(h, len(channels))[-1], _down_sizes(w, len(channels))[-1]
+        hs, ws = down_sizes(h, len(channels))[-1], down_sizes(w, len(channels))[-1]
         self.head = nn.Linear(c * hs * ws, out_dim)
 
     def forward(self, x):
@@ -52,8 +56,8 @@ class ConvDecoder(nn.Module):
         c, h, w = shape
         self.shape = shape
         rev = list(reversed(channels))
-        self.h0 = _down_sizes(h, len(channels))[-1]
-        self.w0 = _down_sizes(w, len(channels))[-1]
+        self.h0 = down_sizes(h, len(channels))[-1]
+        self.w0 = down_sizes(w, len(channels))[-1]
         self.fc = nn.Sequential(nn.Linear(in_dim, rev[0] * self.h0 * self.w0), nn.ReLU())
         layers: list[nn.Module] = []
         for a, b in zip(rev[:-1], rev[1:]):
@@ -77,7 +81,6 @@ def flat_encoder(arch: str, shape: tuple[int, ...], hidden: tuple[int, ...],
         return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(shape), out_dim))
     if arch == "conv":
         if len(shape) != 3:
-            from workbench.core.errors import ConfigError
             raise ConfigError("arch=conv needs image data; use arch=mlp for 2-D points")
         return ConvEncoder(shape, channels, out_dim)
     dim = math.prod(shape)

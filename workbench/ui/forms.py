@@ -66,6 +66,7 @@ class ConfigForm(QWidget):
         super().__init__(parent)
         self._config = config
         self._widgets: dict[str, QWidget] = {}
+        self._hidden: set[str] = set()  # rows set_field_visible hid (show_only keeps them hidden)
         self._specs = {s.name: s for s in C.fields_of(config)}
         layout = QFormLayout(self)
         layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -155,14 +156,28 @@ class ConfigForm(QWidget):
                    and v != current[k]}
         return C.replace(self._config, **changes) if changes else self._config
 
+    @property
+    def config(self):
+        """The config the form was last set to (not the edits: `value()` has those)."""
+        return self._config
+
     def widget(self, name: str) -> QWidget:
         return self._widgets[name]
 
+    def set_field_visible(self, name: str, visible: bool) -> None:
+        """Show or hide one field's row, label included (a field that means nothing here)."""
+        if visible:
+            self._hidden.discard(name)
+        else:
+            self._hidden.add(name)
+        self.layout().setRowVisible(self._widgets[name], visible)
+
     def show_only(self, names) -> None:
-        """Show only the rows of `names` (None: every row), e.g. for classroom mode."""
+        """Show only the rows of `names` (None: every row), e.g. for classroom mode; rows hidden
+        with set_field_visible stay hidden."""
         layout = self.layout()
         for name, w in self._widgets.items():
-            layout.setRowVisible(w, names is None or name in names)
+            layout.setRowVisible(w, name not in self._hidden and (names is None or name in names))
 
     def set_enabled_fields(self, enabled: dict[str, bool]) -> None:
         for name, on in enabled.items():

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHB
                                QLabel, QPushButton, QScrollArea, QSlider, QSpinBox, QSplitter,
                                QVBoxLayout, QWidget)
 
+from workbench.core import config as C
 from workbench.core.errors import WorkbenchError
 from workbench.ui.panels.dirac_view import arrow_segments
 
@@ -35,8 +36,6 @@ SNAP_SHARE = 1 / 3  # at most this share of the worker's time goes to snapshots 
 CHUNK_S = 0.03      # steps run between two looks at the command queue (commands stay snappy)
 RATES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 0]  # steps/s of the pace slider; 0 = as fast as it can
 HISTORY_COLUMNS = 240  # mode-count history kept for the modes × time image
-HIDDEN_FIELDS = ("arch", "channels", "d_norm", "init", "info_categories", "info_continuous",
-                 "info_weight")  # image-GAN or InfoGAN settings: meaningless for 2-D points
 REAL_COLOR, FAKE_COLOR, ARROW_COLOR, GRID_COLOR = "#2ca02c", "#7b2cbf", "#ff7f0e", (20, 60, 90)
 LAYERS = [("d_map", "D's map", "The discriminator's output over the plane: red = 'real', "
                                "blue = 'fake' (probability); for a critic, its raw score."),
@@ -526,14 +525,10 @@ class GanLabPanel(QWidget):
         return box
 
     def _hide_fields(self, form) -> None:
-        lay = form.layout()
-        for name in HIDDEN_FIELDS:
-            if name in form._widgets:
-                w = form.widget(name)
-                w.hide()
-                label = lay.labelForField(w)
-                if label is not None:
-                    label.hide()
+        """Hide the settings that mean nothing for 2-D points (their param(data_kinds=...))."""
+        for name, kinds in C.field_metadata(form.config, "data_kinds").items():
+            if "points" not in kinds:
+                form.set_field_visible(name, False)
 
     # -- slots ------------------------------------------------------------------------------------
     def set_layer(self, key: str, on: bool) -> None:
@@ -554,7 +549,7 @@ class GanLabPanel(QWidget):
         from workbench.ui.forms import ConfigForm
 
         self.config = config
-        if self.form is None or type(self.form._config) is not type(config):
+        if self.form is None or type(self.form.config) is not type(config):
             self.form = ConfigForm(config)
             self._hide_fields(self.form)
             self.form.changed.connect(self._form_changed)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from workbench.models.nets import _down_sizes, mlp
+from workbench.models.nets import down_sizes, mlp
 
 LeakyReLU02 = partial(nn.LeakyReLU, 0.2)
 
@@ -37,7 +37,7 @@ def conv_trunk(in_channels: int, hw: tuple[int, int], channels: tuple[int, ...],
         layers += [nn.Conv2d(c, ch, 4, stride=2, padding=1),
                    _norm("none" if i == 0 else norm, ch), LeakyReLU02()]
         c = ch
-    h, w = (_down_sizes(s, len(channels))[-1] for s in hw)
+    h, w = (down_sizes(s, len(channels))[-1] for s in hw)
     layers.append(nn.Flatten())
     if fc:
         norm1d = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}.get(norm)
@@ -156,8 +156,8 @@ class ConvGenerator(nn.Module):
         self.shape = tuple(shape)
         rev = list(reversed(channels))
         self.c0 = rev[0]
-        self.h0 = _down_sizes(h, len(channels))[-1]
-        self.w0 = _down_sizes(w, len(channels))[-1]
+        self.h0 = down_sizes(h, len(channels))[-1]
+        self.w0 = down_sizes(w, len(channels))[-1]
         layers: list[nn.Module] = []
         if fc:
             layers += [nn.Linear(in_dim, fc), nn.BatchNorm1d(fc), nn.ReLU()]

@@ -18,15 +18,17 @@ from torch import nn
 from torch.nn import functional as F
 
 from workbench.core.config import param
+from workbench.core.errors import ConfigError
+from workbench.models.gan.config import GANConfig
+from workbench.models.gan.model import GAN
+from workbench.models.gan.nets import LeakyReLU02
 from workbench.models.registry import register_model
-from workbench.models.gan import GAN, GANConfig
-from workbench.models.gan_nets import LeakyReLU02
 
 
 @dataclass(frozen=True)
 class ToyGANConfig(GANConfig):
     g_hidden: tuple[int, ...] = param(
-        (), min=1, max=8192, label="G hidden sizes",
+        (), min=1, max=8192, label="G hidden sizes", rebuild="all",
         help="Widths of the generator's hidden layers; empty = mirror D's hidden sizes.")
     lr_decay_start: int = param(
         0, min=0, max=10_000_000, label="lr decay start",
@@ -37,13 +39,14 @@ class ToyGANConfig(GANConfig):
     lr_decay_final: float = param(0.1, min=0.0, max=1.0, label="lr decay floor",
                                   help="Learning rate at the end of the decay, as a fraction.")
     components: int = param(
-        0, min=0, max=1024, label="prior components K",
+        0, min=0, max=1024, label="prior components K", rebuild="all",
         help="G draws a component c uniformly from K besides z and adds a learned embedding and "
              "a learned offset of c: a mixture prior, so separate modes need no tearing of a "
              "connected z space (0 = plain z ~ N(0, I)).")
     component_dim: int = param(8, min=1, max=256, label="component embedding size",
+                               rebuild="all",
                                help="Size of each component's learned embedding fed to G.")
-    component_offsets: bool = param(True, label="component offsets",
+    component_offsets: bool = param(True, label="component offsets", rebuild="all",
                                     help="Each component also moves G's output by a learned "
                                          "offset (a particle that D pushes onto a mode).")
     d_input_scale: float = param(
@@ -56,8 +59,6 @@ class ToyGANConfig(GANConfig):
 
     def check(self):
         super().check()
-        from workbench.core.errors import ConfigError
-
         if self.arch != "mlp":
             raise ConfigError("the 2-D toy GAN is an MLP: set arch=mlp")
         if self.lr_decay_start and self.lr_decay_end <= self.lr_decay_start:
