@@ -48,11 +48,17 @@ TARGETS = {"ring8": (8, 0.97), "grid25": (25, 0.95)}
 PACGAN4 = {"ring8": (7.8, 0.959), "grid25": (24.8, 0.936)}
 
 
-def speed(threads: int, seconds: float = 3.0) -> dict:
+def speed(threads: int, seconds: float = 3.0, direct_adam: bool = True) -> dict:
     import torch
 
     from workbench.experiments.lab import GanLab
 
+    try:  # the by-hand path's direct fused-Adam call (absent in trees before it was gated)
+        from workbench.models.gan import fused_adam
+    except ImportError:
+        fused_adam = None
+    if fused_adam is not None:
+        fused_adam.enabled = direct_adam
     torch.set_num_threads(threads)
     lab = GanLab("grid25", "toy_gan", seed=0)
     lab.step_both(50)  # warm-up
@@ -61,6 +67,7 @@ def speed(threads: int, seconds: float = 3.0) -> dict:
         lab.step_both(50)
         n += 50
     steps_s = n / (time.perf_counter() - t0)
+    direct = fused_adam.direct_steps if fused_adam is not None else None
     # Per second of CPU time too: what the process got of a core, so less sensitive to the
     # other processes' load than the wall-clock rate (equal to it on an idle core).
     steps_cpu_s = n / max(time.process_time() - c0, 1e-9)
@@ -72,8 +79,27 @@ def speed(threads: int, seconds: float = 3.0) -> dict:
         times.append(time.perf_counter() - t)
     times.sort()
     return {"threads": threads, "steps_per_s": steps_s, "steps_per_cpu_s": steps_cpu_s,
-            "batch": lab.batch_size,
+            "batch": lab.batch_size, "direct_adam": direct_adam, "direct_adam_steps": direct,
             "snapshot_ms_median": 1e3 * times[len(times) // 2], "snapshot_ms_max": 1e3 * times[-1]}
+
+
+def _direct_adam_ratio(seconds: float) -> dict:
+    import torch
+
+    from workbench.models.gan import fused_adam
+
+    runs = {True: [], False: []}
+    taken = 0
+    for _ in range(3):
+        for direct in (True, False):
+            before = fused_adam.direct_steps
+            runs[direct].append(speed(1, seconds, direct_adam=direct)["steps_per_s"])
+            if direct:
+                taken += fused_adam.direct_steps - before
+    fused_adam.enabled = True
+    d, p = statistics.median(runs[True]), statistics.median(runs[False])
+    return {"torch": torch.__version__, "direct_steps": taken, "direct": d, "plain": p,
+            "ratio": d / p}
 
 
 def speed_side_by_side(rev: str, rounds: int, seconds: float,
@@ -182,6 +208,10 @@ def main(argv=None) -> int:
     threads = (1,) if args.one_thread else (1, 2)
     out["speed"] = [speed(t, args.seconds) for t in threads] \
         if not (args.skip_speed or args.against) else []
+    # What the direct fused-Adam call (models/gan/fused_adam.py) buys: one thread, alternating
+    # direct and plain `opt.step()`, three rounds each, medians.
+    out["direct_adam"] = {} if (args.skip_speed or args.against) else _direct_adam_ratio(
+        args.seconds)
     if not args.json:
         print(f"machine: {out['cpus']} CPUs, load average {out['load_avg_start']:.2f} at start")
         print("toy_gan in the lab (grid25), headless", flush=True)
@@ -189,6 +219,11 @@ def main(argv=None) -> int:
             print(f"  {s['threads']} thread(s): {s['steps_per_s']:7.0f} steps/s (batch "
                   f"{s['batch']}, target ≥ 500; {s['steps_per_cpu_s']:.0f} per CPU s); snapshot() {s['snapshot_ms_median']:.1f} ms "
                   f"median, {s['snapshot_ms_max']:.1f} ms max (target ≤ ~15)", flush=True)
+        d = out["direct_adam"]
+        if d:
+            print(f"  direct fused Adam: {d['direct_steps']} optimiser steps took it "
+                  f"(torch {d['torch']}); {d['direct']:.0f} against {d['plain']:.0f} steps/s "
+                  f"with opt.step(): {d['ratio']:.2f}x", flush=True)
     if args.skip_modes:
         if args.json:
             print(json.dumps(out, indent=2))

@@ -162,3 +162,23 @@ def test_apply_gradients_runs_the_optimisers_hooks():
     for _ in range(3):
         apply_gradients(opt, a, [torch.ones_like(t) for t in a])
     assert len(seen) == 3
+
+
+def test_the_direct_fused_step_is_taken_only_where_it_is_tested_and_safe(monkeypatch):
+    from workbench.models.gan import fused_adam
+
+    def direct_steps(**adam):
+        (a, opt), _ = _twins(**adam)
+        before = fused_adam.direct_steps
+        for _ in range(3):  # the first creates Adam's state through opt.step()
+            apply_gradients(opt, a, [torch.ones_like(t) for t in a])
+        return fused_adam.direct_steps - before
+
+    assert direct_steps(fused=True) == (2 if fused_adam.IN_TESTED_RANGE else 0)
+    assert direct_steps(fused=True, amsgrad=True) == 0 and direct_steps() == 0
+    monkeypatch.setattr(fused_adam, "IN_TESTED_RANGE", False)  # another torch: opt.step()
+    assert direct_steps(fused=True) == 0
+    monkeypatch.setattr(fused_adam, "IN_TESTED_RANGE", True)
+    monkeypatch.setattr(fused_adam, "enabled", False)  # the bench's comparison
+    assert direct_steps(fused=True) == 0
+

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from workbench.models.gan import fused_adam
 from workbench.models.gan import losses as L
 from workbench.models.gan.nets import Discriminator
 
@@ -103,12 +104,11 @@ def _judge(model: GAN, D: LinearChain, x):
 
 def apply_gradients(opt: torch.optim.Optimizer, params: list[torch.Tensor],
                     grads: list[torch.Tensor]) -> None:
-    """Hand gradients worked out here to the optimiser: an ordinary step, so its hooks (the
-    distributed gradient averaging), its state and any torch version behave as with
-    .backward()."""
+    """Hand gradients worked out here to the optimiser, then step it (fused_adam.py: the direct
+    kernel call where it is the same as `opt.step()`, which does it everywhere else)."""
     for p, g in zip(params, grads):
         p.grad = g
-    opt.step()
+    fused_adam.step(opt)
 
 
 class LinearChain:
