@@ -122,13 +122,13 @@ def test_a_refused_parameter_fails_with_its_message(qtbot, view):
     view.form.widget("threshold").setValue(1.0)  # within the box's limits; check() refuses it
     with qtbot.waitSignal(view.failed, timeout=5_000) as sig:
         assert not view.run()  # refused before any thread starts
-    assert "threshold must be between 0 and 1" in sig.args[0] and view.runner is None
+    assert "threshold must be between 0 and 1" in sig.args[0] and not view.running
     assert "threshold must be between" in view.summary.text()
     view.set_experiment("semi_supervised")
     view.form.widget("labels_per_class").setText("1, a")
     with qtbot.waitSignal(view.failed, timeout=5_000) as sig:
         assert not view.run()
-    assert "labels_per_class" in sig.args[0] and view.runner is None
+    assert "labels_per_class" in sig.args[0] and not view.running
 
 
 def test_shutdown_joins_a_running_experiment(qtbot, view):
