@@ -24,6 +24,8 @@ class Demo:
     name: str = param("demo", help="A name.")
     sizes: tuple[int, ...] = param((4, 2), min=1, max=64, help="Layer widths.")
     colour: str = param("red", choices=("red", "green"), help="Colour from a fixed list.")
+    points: tuple[float, ...] = param((-1.0, 0.5), min=-10.0, max=10.0, quick=(0.5,),
+                                      help="Where to look.")
 
     def check(self):
         if self.mode == "slow" and self.count > 5:
@@ -37,10 +39,10 @@ def spec(name: str) -> FieldSpec:
 # -- fields_of / param ---------------------------------------------------------------------------
 def test_fields_of_reads_kinds_limits_help_and_labels():
     specs = {s.name: s for s in C.fields_of(Demo)}
-    assert list(specs) == ["flag", "count", "rate", "mode", "name", "sizes", "colour"]
+    assert list(specs) == ["flag", "count", "rate", "mode", "name", "sizes", "colour", "points"]
     assert {n: s.kind for n, s in specs.items()} == {
         "flag": "bool", "count": "int", "rate": "float", "mode": "choice", "name": "str",
-        "sizes": "ints", "colour": "str"}
+        "sizes": "ints", "colour": "str", "points": "floats"}
     assert (specs["count"].min, specs["count"].max, specs["count"].default) == (1, 10, 3)
     assert specs["rate"].log is True and specs["count"].log is False
     assert specs["rate"].label == "learning rate"
@@ -106,6 +108,10 @@ def test_replace_returns_a_new_checked_config():
     ("sizes", (4, 65), ["sizes", "65"]),
     ("sizes", (4, 2.5), ["sizes", "whole numbers"]),
     ("sizes", 4, ["sizes", "whole numbers"]),
+    ("points", (1.0, 11.0), ["points", "11.0"]),
+    ("points", (1.0, float("nan")), ["points", "finite"]),
+    ("points", (1.0, "a"), ["points", "list of numbers"]),
+    ("points", 0.5, ["points", "list of numbers"]),
 ])
 def test_replace_enforces_limits_and_names_the_field(key, value, words):
     with pytest.raises(ConfigError) as ei:
@@ -181,12 +187,35 @@ def test_parse_int_tuple(text, expected):
     assert C.parse_value(spec("sizes"), text) == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("-1,0.5", (-1.0, 0.5)), ("(-1, 0.5)", (-1.0, 0.5)), ("[2]", (2.0,)), ("-1 0.5 1e-3",
+                                                                         (-1.0, 0.5, 1e-3)),
+    ("", ()),
+])
+def test_parse_float_tuple(text, expected):
+    v = C.parse_value(spec("points"), text)
+    assert v == expected and all(type(x) is float for x in v)
+
+
+def test_floats_accept_whole_numbers_and_keep_floats():
+    new = C.replace(Demo(), points=[1, 2.5])  # a TOML list may hold whole numbers
+    assert new.points == (1.0, 2.5) and all(type(x) is float for x in new.points)
+    assert C.replace(Demo(), points="3, -4").points == (3.0, -4.0)
+
+
+def test_field_metadata_reads_one_key_of_the_fields_that_set_it():
+    assert C.field_metadata(Demo, "quick") == {"points": (0.5,)}
+    assert C.field_metadata(Demo(), "quick") == {"points": (0.5,)}
+    assert C.field_metadata(Demo, "rebuild") == {}
+
+
 @pytest.mark.parametrize("field, text", [
     ("flag", "maybe"), ("flag", "2"),
     ("count", "3.5"), ("count", "three"), ("count", ""), ("count", "inf"), ("count", "1e400"),
     ("count", "nan"),
     ("rate", "fast"), ("rate", ""),
     ("sizes", "1,a"), ("sizes", "1.5,2"),
+    ("points", "1,a"), ("points", "one two"),
 ])
 def test_parse_unparsable_text_names_the_field(field, text):
     with pytest.raises(ConfigError) as ei:
@@ -227,16 +256,16 @@ def test_parse_assignments_without_equals_sign():
 def test_to_dict_is_plain_json():
     d = C.to_dict(Demo())
     assert d == {"flag": False, "count": 3, "rate": 1e-3, "mode": "fast", "name": "demo",
-                 "sizes": [4, 2], "colour": "red"}
+                 "sizes": [4, 2], "colour": "red", "points": [-1.0, 0.5]}
     assert json.loads(json.dumps(d)) == d
 
 
 def test_round_trip_through_json():
     cfg = C.replace(Demo(), flag=True, count=5, rate=0.25, mode="slow", sizes=(32, 16, 8),
-                    colour="green", name="x")
+                    colour="green", name="x", points=(0.1, 2.0))
     back = C.from_dict(Demo, json.loads(json.dumps(C.to_dict(cfg))))
     assert back == cfg
-    assert type(back.sizes) is tuple
+    assert type(back.sizes) is tuple and type(back.points) is tuple
 
 
 def test_from_dict_fills_missing_keys_with_defaults():

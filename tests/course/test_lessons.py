@@ -72,6 +72,12 @@ def test_a_lesson_file_round_trips_and_names_its_mistakes(tmp_path):
         "[classroom]\nhide = [\"tab.nope\"]\n": "unknown control 'tab.nope'",
         "[panel]\npage = \"traversal\"\n": "has no page 'traversal'",
         "[experiment]\nname = \"nope\"\n": "unknown experiment 'nope'",
+        "[experiment]\nname = \"pca_vs_linear_ae\"\n[experiment.params]\nkay = 3\n":
+            "experiment 'pca_vs_linear_ae' has no parameter 'kay'",
+        "[experiment]\nname = \"pca_vs_linear_ae\"\n[experiment.params]\nk = 0\n":
+            "98-bad.toml: experiment 'pca_vs_linear_ae': k must be at least 1, got 0",
+        "[experiment]\nname = \"js_vs_wasserstein\"\n[experiment.params]\nthetas = [1, \"a\"]\n":
+            "thetas must be a list of numbers",
     }
     for extra, message in cases.items():
         path = write(tmp_path, "98-bad.toml", BASIC.replace("[train]", extra + "[train]", 1)

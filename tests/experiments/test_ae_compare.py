@@ -7,6 +7,7 @@ import pytest
 
 from workbench.experiments import ae_compare as AC
 from workbench.core.tasks import Cancelled
+from workbench.core import config as C
 from workbench.experiments.registry import get_experiment, run_experiment
 from workbench.core.errors import ConfigError
 
@@ -36,11 +37,12 @@ def _sane_curves(result):
         assert len(c.x) == len(c.y) > 0 and np.isfinite(c.y).all()
 
 
-def test_every_experiment_is_registered_with_quick_params_it_knows():
+def test_every_experiment_is_registered_with_quick_params():
     for name in NAMES:
         info = get_experiment(name)
         assert info.target.startswith("workbench.experiments.ae_compare:")
-        assert set(info.quick) <= set(info.defaults)
+        assert info.params.startswith("workbench.experiments.ae_compare:")
+        assert C.field_metadata(info.params_class(), "quick")
 
 
 def test_compare_reconstructions_quick():
@@ -135,12 +137,16 @@ def test_legend_shows_one_digit_per_class_in_its_colour():
 
 @pytest.mark.parametrize("name,params,match", [
     ("compare_reconstructions", {"stepz": 3}, "no parameter 'stepz'"),
-    ("compare_reconstructions", {"models": ["dcgan"]}, "encoder and decoder"),
-    ("compare_reconstructions", {"models": ["nope"]}, "unknown model"),
+    ("compare_reconstructions", {"models": "dcgan"}, "encoder and decoder"),
+    ("compare_reconstructions", {"models": "nope"}, "unknown model"),
+    ("compare_reconstructions", {"models": " , "}, "at least one autoencoder"),
     ("sparse_codes", {"threshold": 1.5}, "threshold"),
+    ("sparse_codes", {"threshold": 1.0}, "threshold must be between 0 and 1"),
+    ("sparse_codes", {"sparsity_weight": 0.0}, "sparsity_weight must be above 0"),
     ("vae_loss_terms", {"extent": "wide"}, "extent"),
-    ("interpolations", {"pairs": [[1, 12]]}, "digits 0..9"),
-    ("interpolations", {"steps": 0}, r"'steps' must be in \[1, ∞\]"),
+    ("interpolations", {"pairs": [1, 12]}, r"pairs: each entry must lie in \[0, 9\]"),
+    ("interpolations", {"pairs": "1, 7, 3"}, "two by two"),
+    ("interpolations", {"steps": 0}, "steps must be at least 1"),
 ])
 def test_bad_parameters_are_config_errors(name, params, match):
     with pytest.raises(ConfigError, match=match):

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
+from workbench.core import config as C
 from workbench.core.tasks import Cancelled
-from workbench.experiments.registry import get_experiment, run_experiment
+from workbench.experiments.registry import get_experiment, resolve_params, run_experiment
 from workbench.core.errors import ConfigError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -27,14 +28,13 @@ def semi_result():
 
 def test_both_are_registered_with_quick_settings():
     for name in ("pca_vs_linear_ae", "semi_supervised"):
-        info = get_experiment(name)
-        assert info.quick and set(info.quick) <= set(info.defaults)
+        assert C.field_metadata(get_experiment(name).params_class(), "quick")
 
 
 def test_linear_ae_finds_the_pca_subspace_in_a_skewed_basis(pca_result):
     res, _ = pca_result
     v = res.values
-    k = get_experiment("pca_vs_linear_ae").quick["k"]
+    k = resolve_params("pca_vs_linear_ae", quick=True).k
     assert v["max_angle_deg"] < 10.0 and v["mean_angle_deg"] < 3.0, v
     assert v["pca_max_cos"] < 1e-6  # principal directions are orthogonal …
     assert v["ae_max_cos"] > 0.05  # … the decoder's columns are not
@@ -70,8 +70,8 @@ def test_progress_goes_from_zero_to_one(pca_result):
 
 def test_semi_supervised_accuracies_make_sense(semi_result):
     res = semi_result
-    quick = get_experiment("semi_supervised").quick
-    counts = quick["labels_per_class"]
+    quick = resolve_params("semi_supervised", quick=True)
+    counts = list(quick.labels_per_class)
     (table,) = res.tables
     assert [row[0] for row in table.rows] == counts
     for row in table.rows:
@@ -79,7 +79,7 @@ def test_semi_supervised_accuracies_make_sense(semi_result):
         assert 0.0 <= row[2] <= 1.0 and 0.0 <= row[4] <= 1.0
         assert row[3] >= 0.0 and row[5] >= 0.0
         assert np.isclose(row[6], row[4] - row[2])
-        assert 0 <= row[7] <= quick["draws"]
+        assert 0 <= row[7] <= quick.draws
     for n in counts:
         assert 0.0 <= res.values[f"acc_ae_{n}"] <= 1.0
     # 10 labels per class: both well above chance (0.1) on the 500 validation digits
@@ -102,15 +102,19 @@ def test_logistic_regression_separates_separable_points():
 
 @pytest.mark.parametrize("name, params, match", [
     ("pca_vs_linear_ae", {"bogus": 1}, "no parameter 'bogus'"),
-    ("pca_vs_linear_ae", {"k": 0}, r"'k' must be in \[1, 64\]"),
-    ("pca_vs_linear_ae", {"steps": 2.5}, "'steps' must be a whole number"),
-    ("pca_vs_linear_ae", {"lr": -1.0}, "'lr' must be finite and > 0"),
-    ("semi_supervised", {"labels_per_class": "a, b"}, "labels_per_class must be whole"),
-    ("semi_supervised", {"labels_per_class": [0, 3]}, "each at least 1"),
+    ("pca_vs_linear_ae", {"k": 0}, "k must be at least 1"),
+    ("pca_vs_linear_ae", {"k": 65}, "k must be at most 64"),
+    ("pca_vs_linear_ae", {"steps": 2.5}, "steps must be a whole number"),
+    ("pca_vs_linear_ae", {"lr": -1.0}, "lr must be at least"),
+    ("pca_vs_linear_ae", {"lr": "fast"}, "lr must be a number"),
+    ("semi_supervised", {"labels_per_class": "a, b"}, "labels_per_class must be a list of whole"),
+    ("semi_supervised", {"labels_per_class": [0, 3]}, r"each entry must lie in \[1, "),
+    ("semi_supervised", {"labels_per_class": ""}, "needs at least one count"),
     ("semi_supervised", {"labels_per_class": [1000]}, "more than the training split has"),
     ("semi_supervised", {"model": "dcgan"}, "cannot encode"),
     ("semi_supervised", {"model": "no_such_model"}, "not registered"),
-    ("semi_supervised", {"l2": -1.0}, "'l2' must be finite and ≥ 0"),
+    ("semi_supervised", {"l2": -1.0}, "l2 must be at least 0"),
+    ("semi_supervised", {"l2": float("inf")}, "l2 must be finite"),
 ])
 def test_bad_parameters_are_config_errors(name, params, match):
     with pytest.raises(ConfigError, match=match):

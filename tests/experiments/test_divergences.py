@@ -110,12 +110,25 @@ def test_f_divergence_fit_diagonal_and_modes():
 def test_bad_parameters_are_config_errors():
     with pytest.raises(ConfigError, match="no parameter 'theta'"):
         run_experiment("js_vs_wasserstein", {"theta": [1.0]})
-    with pytest.raises(ConfigError, match="thetas"):
+    with pytest.raises(ConfigError, match="thetas must be a list of numbers"):
         run_experiment("js_vs_wasserstein", {"thetas": "one, two"})
-    with pytest.raises(ConfigError, match="weight_left"):
+    with pytest.raises(ConfigError, match=r"thetas: each entry must lie in \[-10"):
+        run_experiment("js_vs_wasserstein", {"thetas": [1.0, 11.0]})
+    with pytest.raises(ConfigError, match="thetas needs at least one"):
+        run_experiment("js_vs_wasserstein", {"thetas": ()})
+    with pytest.raises(ConfigError, match="weight_left must be between 0 and 1"):
         run_experiment("f_divergence_fit", {"weight_left": 1.0})
+    with pytest.raises(ConfigError, match="separation must be above 0"):
+        run_experiment("f_divergence_fit", {"separation": 0.0})
     with pytest.raises(ConfigError, match="grid_points"):
         run_experiment("f_divergence_fit", {"grid_points": 2.5})
+
+
+def test_thetas_read_from_text_with_commas_or_spaces():
+    from workbench.experiments.registry import resolve_params
+
+    assert resolve_params("js_vs_wasserstein", {"thetas": "-1, 0.5"}).thetas == (-1.0, 0.5)
+    assert resolve_params("js_vs_wasserstein", {"thetas": "[-1 0.5 2]"}).thetas == (-1, 0.5, 2)
 
 
 @pytest.mark.parametrize("name", ["js_vs_wasserstein", "f_divergence_fit"])

@@ -68,9 +68,9 @@ def test_strong_discriminator_quick():
 def test_bad_parameters_are_config_errors():
     with pytest.raises(ConfigError, match="no parameter 'step'"):
         run_experiment("generator_gradients", {"step": 3})
-    with pytest.raises(ConfigError, match="g_optimizer"):
+    with pytest.raises(ConfigError, match="g_optimizer must be one of sgd, adam"):
         run_experiment("generator_gradients", {"g_optimizer": "lbfgs"})
-    with pytest.raises(ConfigError, match="strong_d_steps"):
+    with pytest.raises(ConfigError, match="strong_d_steps must be at least 1"):
         run_experiment("strong_discriminator", {"strong_d_steps": 0})
 
 

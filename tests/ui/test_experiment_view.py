@@ -1,5 +1,7 @@
-"""The experiment view: a form from an experiment's defaults, a run in a worker thread with
+"""The experiment view: a form from an experiment's params dataclass, a run in a worker thread with
 progress text, the Result drawn (tables, plots, images), Cancel, failures, and no thread left."""
+
+import dataclasses
 
 import pytest
 
@@ -22,8 +24,8 @@ def view(qtbot):
     assert runner is None or not runner.isRunning(), "the experiment thread leaked"
 
 
-def test_empty_state_and_form_from_the_defaults(view):
-    from PySide6.QtWidgets import QLineEdit, QSpinBox
+def test_empty_state_and_form_from_the_params_dataclass(view):
+    from PySide6.QtWidgets import QComboBox, QLineEdit, QSpinBox
 
     from workbench.ui.forms import LogSpinBox
 
@@ -33,12 +35,20 @@ def test_empty_state_and_form_from_the_defaults(view):
     assert "Press Run" in view.empty.text() and view.run_button.isEnabled()
     assert not view.cancel_button.isEnabled() and not view.copy_button.isEnabled()
     assert isinstance(view.form.widget("draws"), QSpinBox)
-    assert view.form.widget("draws").value() == 2
+    draws = view.form.widget("draws")
+    assert draws.value() == 2 and (draws.minimum(), draws.maximum()) == (1, 100)  # its limits
+    assert "Random draws" in draws.toolTip()  # and its help
     assert isinstance(view.form.widget("l2"), LogSpinBox)
     assert isinstance(view.form.widget("labels_per_class"), QLineEdit)
-    view.form.widget("labels_per_class").setText("1, 3")  # brackets are optional
-    values = view.form.values()
-    assert values["labels_per_class"] == [1, 3] and values["model"] == "ae_conv"
+    view.form.widget("labels_per_class").setText("1, 3")
+    values = view.form.value()
+    assert values.labels_per_class == (1, 3) and values.model == "ae_conv" and values.draws == 2
+    view.set_experiment("js_vs_wasserstein")  # a list of numbers, a choice of two
+    assert view.form.widget("thetas").text() == "-1, -0.5, -0.25, 0, 0.25, 0.5, 1"
+    view.form.widget("thetas").setText("-2, 1e-1")
+    assert view.form.value().thetas == (-2.0, 0.1)
+    view.set_experiment("vae_loss_terms")
+    assert isinstance(view.form.widget("extent"), QComboBox)
 
 
 def test_unknown_parameter_or_experiment_is_refused(view):
@@ -108,18 +118,17 @@ def test_cancel_stops_the_run(qtbot, view):
 
 
 def test_a_refused_parameter_fails_with_its_message(qtbot, view):
-    view.set_experiment("pca_vs_linear_ae", FAST_PCA)
-    view.form.widget("k").setValue(0)
-    with qtbot.waitSignal(view.failed, timeout=60_000) as sig:
-        view.run()
-    assert "'k' must be in [1, 64]" in sig.args[0]
-    qtbot.waitUntil(lambda: view.runner is None, timeout=10_000)
-    assert "'k' must be in" in view.summary.text()
-    view.set_experiment("semi_supervised")
-    view.form.widget("labels_per_class").setText("[1, 3")
+    view.set_experiment("sparse_codes")
+    view.form.widget("threshold").setValue(1.0)  # within the box's limits; check() refuses it
     with qtbot.waitSignal(view.failed, timeout=5_000) as sig:
         assert not view.run()  # refused before any thread starts
-    assert "labels_per_class" in sig.args[0] and view.runner is None
+    assert "threshold must be between 0 and 1" in sig.args[0] and not view.running
+    assert "threshold must be between" in view.summary.text()
+    view.set_experiment("semi_supervised")
+    view.form.widget("labels_per_class").setText("1, a")
+    with qtbot.waitSignal(view.failed, timeout=5_000) as sig:
+        assert not view.run()
+    assert "labels_per_class" in sig.args[0] and not view.running
 
 
 def test_shutdown_joins_a_running_experiment(qtbot, view):
@@ -132,12 +141,15 @@ def test_shutdown_joins_a_running_experiment(qtbot, view):
 
 
 def test_every_registered_experiment_round_trips_through_the_form(view):
-    """Whatever the defaults' types (lists of lists, strings, small rates), the form gives back
-    exactly the defaults, so Run with an untouched form runs the registered experiment."""
-    from workbench.experiments.registry import list_experiments
+    """Whatever the fields' kinds (lists of numbers, text, choices, small rates), the form gives
+    back exactly the defaults, so Run with an untouched form runs the registered experiment."""
+    from workbench.experiments.registry import list_experiments, resolve_params
 
     infos = list_experiments()
     assert {"pca_vs_linear_ae", "semi_supervised"} <= {i.name for i in infos}
     for info in infos:
         view.set_experiment(info.name)
-        assert view.form.values() == info.defaults, info.name
+        assert view.form.value() == resolve_params(info.name), info.name
+        quick = resolve_params(info.name, quick=True)  # and values other than the defaults
+        view.set_experiment(info.name, dataclasses.asdict(quick))
+        assert view.form.value() == quick, info.name

@@ -30,6 +30,39 @@ def test_form_round_trip_and_limits(qtbot):
         raise AssertionError("a zero-width layer must be refused")
 
 
+def test_a_list_of_numbers_round_trips_through_its_line_edit(qtbot):
+    from dataclasses import dataclass
+
+    from PySide6.QtWidgets import QLineEdit
+
+    from workbench.core.config import param
+    from workbench.core.errors import ConfigError
+    from workbench.ui.forms import ConfigForm
+
+    @dataclass(frozen=True)
+    class Points:
+        thetas: tuple[float, ...] = param((-1.0, 0.25, 1e-5, 2.0 / 3.0), min=-10, max=10,
+                                          help="Where to look.")
+
+    f = ConfigForm(Points())
+    qtbot.addWidget(f)
+    w = f.widget("thetas")
+    assert isinstance(w, QLineEdit)
+    assert w.text().startswith("-1, 0.25, 1e-05, 0.666")
+    assert f.value() == Points()  # the shortest text that reads back exactly
+    assert w.validator().validate("-1, .5, 2e-3", 0)[0].name == "Acceptable"
+    assert w.validator().validate("1, a", 0)[0].name == "Invalid"
+    w.setText("0.5, -2")
+    assert f.value().thetas == (0.5, -2.0)
+    w.setText("0.5, 20")
+    try:
+        f.value()
+    except ConfigError as e:
+        assert "thetas" in str(e) and "20" in str(e)
+    else:
+        raise AssertionError("an entry beyond max must be refused")
+
+
 def test_train_settings_form(qtbot):
     from workbench.ui.forms import ConfigForm
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_origin
@@ -42,7 +43,7 @@ def param(default, *, help: str, min: float | None = None, max: float | None = N
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
-    kind: str  # "bool" | "int" | "float" | "str" | "choice" | "ints"
+    kind: str  # "bool" | "int" | "float" | "str" | "choice" | "ints" | "floats"
     default: Any
     help: str
     min: float | None = None
@@ -73,6 +74,8 @@ def _kind_of(tp) -> tuple[str, tuple | None]:
         return "str", None
     if get_origin(tp) is tuple and get_args(tp)[:1] == (int,):
         return "ints", None
+    if get_origin(tp) is tuple and get_args(tp)[:1] == (float,):
+        return "floats", None
     raise TypeError(f"unsupported config field type {tp!r}")
 
 
@@ -130,6 +133,17 @@ def _check(spec: FieldSpec, value):
             if spec.min is not None and v < spec.min or spec.max is not None and v > spec.max:
                 raise ConfigError(f"{name}: each entry must lie in [{spec.min}, {spec.max}], got {v}")
         return value
+    elif spec.kind == "floats":
+        if not isinstance(value, (tuple, list)) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            raise ConfigError(f"{name} must be a list of numbers like 0.5,1, not {value!r}")
+        value = tuple(float(v) for v in value)
+        for v in value:
+            if not math.isfinite(v):
+                raise ConfigError(f"{name}: each entry must be finite, got {v}")
+            if spec.min is not None and v < spec.min or spec.max is not None and v > spec.max:
+                raise ConfigError(f"{name}: each entry must lie in [{spec.min}, {spec.max}], got {v}")
+        return value
     elif spec.kind in ("str", "choice"):
         if not isinstance(value, str):
             raise ConfigError(f"{name} must be text, not {value!r}")
@@ -162,9 +176,12 @@ def parse_value(spec: FieldSpec, text: str):
             return float(t)
         if spec.kind == "ints":
             return tuple(int(p) for p in t.replace(" ", "").strip("()[]").split(",") if p)
+        if spec.kind == "floats":  # commas or spaces between the numbers: "-1, 0.5" or "-1 0.5"
+            return tuple(float(p) for p in re.split(r"[\s,]+", t.strip("()[] ")) if p)
     except (ValueError, OverflowError):  # OverflowError: int(float("inf")) for "inf", "1e400"
         kinds = {"bool": "true or false", "int": "a whole number", "float": "a number",
-                 "ints": "a list of whole numbers like 512,256"}
+                 "ints": "a list of whole numbers like 512,256",
+                 "floats": "a list of numbers like 0.5,1"}
         raise ConfigError(f"{spec.name} must be {kinds[spec.kind]}, not {text!r}") from None
     return t
 

@@ -11,7 +11,7 @@ in the user's lessons folder, which win over the shipped ones of the same name):
     formula = "z ~ N(0, I),  x = decoder(z)"    # optional
     look = "What to watch in the picture."       # optional
 
-    [train]                                      # optional: an experiment table (experiment.py)
+    [train]                                      # optional: a run recipe (engine/recipes.py)
     model = "vae_mlp"
     dataset = "mnist5k"
     start = true                                 # start training when the lesson opens
@@ -22,7 +22,8 @@ in the user's lessons folder, which win over the shipped ones of the same name):
 
     [lab]          # optional, view "gan_lab": dataset, model, seed, play, [lab.config]
     [dirac]        # optional, view "dirac": loss, reg, gamma, sigma, lr, d_steps, steps, start
-    [experiment]   # optional, view "experiment": name, run, [experiment.params]
+    [experiment]   # optional, view "experiment": name, run, [experiment.params] (fields of the
+                   # study's params dataclass, experiments/registry.py; checked on load)
     [panel]        # optional: page = "interpolation" (a sub-page of the view), run = true (the
                    # anomaly experiment starts), kmeans = true (the scatter's k-means overlay)
     [classroom]    # optional: hide = ["tab.metrics", "setup.dataset", ...] (CONTROLS below),
@@ -42,6 +43,7 @@ from pathlib import Path
 
 from workbench.core import config as C
 from workbench.core.errors import ConfigError
+from workbench.experiments.registry import get_experiment, resolve_params, run_experiment
 
 # The tabs a lesson can show, by key (the window maps them to its tabs).
 VIEWS = {
@@ -279,8 +281,6 @@ def _check_dirac(dirac: dict, where: str) -> None:
 
 
 def _check_experiment(exp: dict, where: str) -> None:
-    from workbench.experiments.registry import resolve_params
-
     if not isinstance(exp.get("name"), str):
         raise ConfigError(f"{where}: [experiment] needs name = \"…\" (an experiment's name)")
     exp.setdefault("run", True)
@@ -288,7 +288,7 @@ def _check_experiment(exp: dict, where: str) -> None:
     if not isinstance(params, dict):
         raise ConfigError(f"{where}: [experiment.params] must be a table")
     try:
-        resolve_params(exp["name"], params)
+        resolve_params(exp["name"], params)  # the study's params dataclass checks each value
     except ConfigError as e:
         raise ConfigError(f"{where}: {e}") from None
 
@@ -463,11 +463,10 @@ def rehearse(lesson: Lesson, steps: int = 3) -> dict:
             raise ConfigError(f"lesson {lesson.name}: the Dirac-GAN trajectory is not finite")
         out["dirac"] = {"end": path[-1].tolist(), "eigenvalues": [complex(e) for e in eig]}
     if lesson.experiment is not None:
-        from workbench.experiments.registry import get_experiment, run_experiment
-
-        # the quick parameters win over the lesson's: a rehearsal takes seconds
+        # the fields' quick values win over the lesson's: a rehearsal takes seconds
         name = lesson.experiment["name"]
-        params = {**lesson.experiment["params"], **get_experiment(name).quick}
+        quick = C.field_metadata(get_experiment(name).params_class(), "quick")
+        params = {**lesson.experiment["params"], **quick}
         if "steps" in params:  # a smoke test: a few optimisation steps are enough
             params["steps"] = min(int(params["steps"]), 10 * steps)
         res = run_experiment(name, params)

@@ -6,9 +6,9 @@ mnist5k and put their pictures next to each other.
 - `vae_loss_terms`: a 2-D VAE trained on reconstruction only, KL only, or both;
 - `interpolations`: decoded AE and VAE paths between two digits against a pixel cross-fade.
 
-Every experiment trains through `train_brief` (create_model + the model's own train_step, the
-same seed and batch order for every model, validation curves on the whole validation split) and
-ends in an experiments.Result. `scatter_image` rasterises labelled 2-D codes without Qt, so the
+Every experiment trains through `train_brief` (create_model + the model's own train_step on the
+Trainer's batch order, the same seed and batches for every model, validation curves on the whole
+validation split) and ends in an experiments.Result. `scatter_image` rasterises labelled 2-D codes without Qt, so the
 CLI, tests and GUI show the same picture.
 
 Qt-free.
@@ -18,18 +18,125 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
 
-from workbench.experiments.registry import Context, Curve, Image, Result, Table, int_param
+from workbench.analysis.anomaly import reconstruction_errors
+from workbench.analysis.latent import LatentProbe, interpolate, project_2d
+from workbench.analysis.metrics import classifier_score, digit_classifier, predict
+from workbench.analysis.sheets import image_grid
+from workbench.core.config import param
+from workbench.core.device import resolve_device
 from workbench.core.errors import ConfigError
+from workbench.data import load_dataset
+from workbench.engine.short_run import short_run
+from workbench.engine.trainer import evaluate
+from workbench.experiments.registry import Context, Curve, Image, Result, Table
+from workbench.models.registry import create_model, get_config, get_model_info
 
 # The latent scatter panel's colours (matplotlib's tab10), so digit k has one colour everywhere.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
 PALETTE_RGB = np.array([[int(h[i:i + 2], 16) / 255.0 for i in (1, 3, 5)] for h in PALETTE])
 DATASET = "mnist5k"
+
+CLASSIFIER_HELP = ("The digit classifier that scores the pictures: full (the Metrics tab's, "
+                   "trained once and cached) or small (seconds; for quick runs).")
+
+
+# == the parameters ================================================================================
+@dataclass(frozen=True)
+class CompareReconstructionsParams:
+    models: str = param("ae_mlp, ae_conv",
+                        help="The autoencoders to compare, by registered name, separated by "
+                             "commas.")
+    steps: int = param(250, min=1, quick=6, help="Training steps of each model.")
+    batch_size: int = param(64, min=1, max=4096, label="batch size",
+                            help="Training images per step (the same batches for every model).")
+    latent_dim: int = param(16, min=1, max=1024, label="code size",
+                            help="Code size of every model that has one: the same for all.")
+    n_show: int = param(10, min=1, max=64, quick=4, label="digits shown",
+                        help="Validation digits shown with their reconstructions.")
+    eval_every: int = param(25, min=1, quick=3, label="validate every",
+                            help="Steps between two points of the validation curves.")
+    classifier: Literal["full", "small"] = param("full", quick="small", help=CLASSIFIER_HELP)
+
+    @property
+    def model_names(self) -> list[str]:
+        return [m for m in self.models.replace(",", " ").split() if m]
+
+    def check(self):
+        if not self.model_names:
+            raise ConfigError("models must name at least one autoencoder, e.g. ae_mlp, ae_conv")
+
+
+@dataclass(frozen=True)
+class SparseCodesParams:
+    steps: int = param(400, min=1, quick=6, help="Training steps of each model.")
+    batch_size: int = param(64, min=1, max=4096, label="batch size",
+                            help="Training images per step.")
+    sparsity_weight: float = param(1.0, min=0.0, label="sparsity weight λ",
+                                   help="Weight of the KL sparsity penalty (above 0: the other "
+                                        "model has 0).")
+    threshold: float = param(0.1, min=0.0, max=1.0,
+                             help="A code unit counts as active above this (strictly between "
+                                  "0 and 1: the codes are sigmoids).")
+    n_codes: int = param(20, min=1, max=100, quick=4, label="digits shown",
+                         help="Validation digits whose codes the heat map shows.")
+    eval_every: int = param(50, min=1, quick=3, label="validate every",
+                            help="Steps between two points of the validation curves.")
+
+    def check(self):
+        if not self.sparsity_weight > 0:
+            raise ConfigError(f"sparsity_weight must be above 0 (the other model has 0), got "
+                              f"{self.sparsity_weight}")
+        if not 0 < self.threshold < 1:
+            raise ConfigError(f"threshold must be between 0 and 1 (sigmoid codes), got "
+                              f"{self.threshold}")
+
+
+@dataclass(frozen=True)
+class VaeLossTermsParams:
+    steps: int = param(600, min=1, quick=6, help="Training steps of each of the three VAEs.")
+    batch_size: int = param(64, min=1, max=4096, label="batch size",
+                            help="Training images per step.")
+    latent_dim: int = param(2, min=2, max=64, label="code size",
+                            help="2: the pictures are the codes themselves; more are drawn on "
+                                 "their top two principal axes.")
+    size: int = param(240, min=64, max=2048, quick=96, help="Side of each scatter, in pixels.")
+    extent: Literal["shared", "per_panel"] = param(
+        "shared", help="One view for the three scatters (shared) or each fitted to its codes.")
+    eval_every: int = param(50, min=1, quick=3, label="validate every",
+                            help="Steps between two points of the validation curves.")
+
+
+@dataclass(frozen=True)
+class InterpolationsParams:
+    steps: int = param(500, min=1, quick=6, help="Training steps of the AE and of the VAE.")
+    batch_size: int = param(64, min=1, max=4096, label="batch size",
+                            help="Training images per step.")
+    latent_dim: int = param(16, min=1, max=1024, label="code size",
+                            help="Code size of both models.")
+    pairs: tuple[int, ...] = param(
+        (1, 7, 3, 8), min=0, max=9, quick=(1, 7), label="digit pairs",
+        help="Pairs of digits to go between, one pair after the other: 1,7,3,8 is 1 → 7 and "
+             "3 → 8.")
+    n: int = param(9, min=3, max=32, quick=5, label="images per path",
+                   help="Images along each path, both ends included.")
+    eval_every: int = param(50, min=1, quick=3, label="validate every",
+                            help="Steps between two points of the validation curves.")
+    classifier: Literal["full", "small"] = param("full", quick="small", help=CLASSIFIER_HELP)
+
+    @property
+    def digit_pairs(self) -> list[tuple[int, int]]:
+        return list(zip(self.pairs[::2], self.pairs[1::2]))
+
+    def check(self):
+        if not self.pairs or len(self.pairs) % 2:
+            raise ConfigError(f"pairs must name digits 0..9 two by two (1,7,3,8: 1 → 7 and "
+                              f"3 → 8), at least one pair, got {self.pairs}")
 
 
 # == the shared trainer ============================================================================
@@ -51,33 +158,24 @@ class Trained:
 
 
 def _load_data(ctx: Context):
-    from workbench.core.device import resolve_device
-    from workbench.data import load_dataset
-
     device = resolve_device(ctx.device)
     return load_dataset(DATASET).to(device), device
 
 
 def train_brief(model_name: str, data, steps: int, ctx: Context, *, overrides: dict | None = None,
                 batch_size: int = 64, eval_every: int = 25, label: str = "",
-                span: tuple[float, float] = (0.0, 1.0), check_every: int = 5) -> Trained:
+                span: tuple[float, float] = (0.0, 1.0)) -> Trained:
     """Train a registered model for `steps` steps on `data` (a TensorData on its device) and
     return it in eval mode with its validation curves (every metric its eval_step reports, over
     the whole validation split, at step 0, every `eval_every` steps and at the end).
 
-    The weights and the batch order come from ctx.seed alone, inside a forked RNG, so two models
-    in one experiment see the same batches and the caller's RNG is left as it was. ctx.check()
-    and ctx.progress() are called every `check_every` steps; progress maps this run onto `span`
-    of the whole experiment."""
-    from workbench.models.registry import create_model, get_config
-    from workbench.engine.trainer import evaluate
-
+    The weights and the batch order (the Trainer's) come from ctx.seed alone, inside a forked
+    RNG, so two models in one experiment see the same batches and the caller's RNG is left as
+    it was. Progress maps this run onto `span` of the whole experiment."""
     label = label or model_name
     cfg = get_config(model_name, **(overrides or {}))
     device = data.x_train.device
     devices = [device.index or 0] if device.type == "cuda" else []
-    a, b = span
-    n = data.n_train
     ev_steps, ev_rows = [], []
 
     def validate(step: int, model) -> None:
@@ -88,27 +186,14 @@ def train_brief(model_name: str, data, steps: int, ctx: Context, *, overrides: d
         torch.manual_seed(ctx.seed)
         model = create_model(model_name, data=data.spec, config=cfg).to(device)
         model.setup_optimizers()
-        g = torch.Generator().manual_seed(ctx.seed * 1_000_003 + 17)
-        order, pos = torch.randperm(n, generator=g), 0
         validate(0, model)
-        seconds = 0.0
-        for step in range(1, steps + 1):
-            if step % check_every == 1 or check_every == 1:
-                ctx.check()
-                ctx.progress(a + (b - a) * (step - 1) / steps, f"{label}: step {step}/{steps}")
-            if pos + batch_size > n:
-                order, pos = torch.randperm(n, generator=g), 0
-            idx = order[pos:pos + batch_size].to(device)
-            pos += batch_size
-            t0 = time.perf_counter()
-            model.train()
-            losses = model.train_step(data.x_train[idx], None)
-            seconds += time.perf_counter() - t0
-            if not all(np.isfinite(v) for v in losses.values()):
-                raise ConfigError(f"{label} diverged at step {step} ({losses}); lower its "
-                                  "learning rate")
+        seconds, t0 = 0.0, time.perf_counter()
+        for step, _ in short_run(model, steps, ctx, x=data.x_train, batch_size=batch_size,
+                                 seed=ctx.seed, name=label, span=span, report_every=5):
+            seconds += time.perf_counter() - t0  # training time only, not the validation
             if step % eval_every == 0 or step == steps:
                 validate(step, model)
+            t0 = time.perf_counter()
     ctx.check()
     model.eval()
     curves = {k: np.array([r[k] for r in ev_rows], np.float64) for k in ev_rows[0]}
@@ -120,8 +205,6 @@ def train_brief(model_name: str, data, steps: int, ctx: Context, *, overrides: d
 def image_rows(rows, pad: int = 2) -> np.ndarray:
     """Equal-length rows of N×C×H×W images in [0, 1] as one picture (H', W') or (H', W', 3)
     in [0, 1], on a white background."""
-    from workbench.analysis.sheets import image_grid
-
     rows = [np.asarray(r, np.float32) for r in rows]
     n = len(rows[0])
     if any(len(r) != n for r in rows):
@@ -234,8 +317,6 @@ def _val_show(data, n: int, seed: int) -> np.ndarray:
 
 
 def _classifier(data, which: str):
-    from workbench.analysis.metrics import digit_classifier
-
     if which == "full":
         return digit_classifier(data)  # the Metrics tab's classifier: cached after the first use
     if which == "small":
@@ -245,16 +326,12 @@ def _classifier(data, which: str):
 
 def _errors(model, data) -> tuple[float, float]:
     """Mean validation reconstruction error: (MSE per pixel, BCE in nats per image)."""
-    from workbench.analysis.anomaly import reconstruction_errors
-
     x = data.x_val
     return (float(reconstruction_errors(model, x, "mse").mean()),
             float(reconstruction_errors(model, x, "bce").mean()))
 
 
 def _autoencoder(name: str) -> None:
-    from workbench.models.registry import get_model_info
-
     info = get_model_info(name)  # ConfigError for an unknown name
     cls = info.model_cls
     if not (callable(getattr(cls, "encode", None)) and callable(getattr(cls, "decode", None))):
@@ -266,43 +343,30 @@ def _autoencoder(name: str) -> None:
 
 
 def _has_field(name: str, fld: str) -> bool:
-    from workbench.models.registry import get_config
-
     return hasattr(get_config(name), fld)
 
 
 # == 1. stacked against convolutional =============================================================
-def compare_reconstructions(params: dict, ctx: Context) -> Result:
-    """Train each autoencoder in params["models"] for the same steps on mnist5k; show the same
+def compare_reconstructions(p: CompareReconstructionsParams, ctx: Context) -> Result:
+    """Train each autoencoder in p.models for the same steps on mnist5k; show the same
     validation digits reconstructed by each, their validation losses over the steps, and a table
     of size, time, validation MSE/BCE and the classifier score of the reconstructions."""
-    from workbench.analysis.latent import LatentProbe
-    from workbench.analysis.metrics import classifier_score, predict
-
-    models = list(params["models"])
-    if not models:
-        raise ConfigError("models must name at least one autoencoder, e.g. ae_mlp, ae_conv")
+    models = p.model_names
     for m in models:
         _autoencoder(m)
-    steps = int_param(params, "steps", 1)
-    batch = int_param(params, "batch_size", 1, 4096)
-    n_show = int_param(params, "n_show", 1, 64)
-    eval_every = int_param(params, "eval_every", 1)
-    latent = params["latent_dim"]
-    if latent is not None:
-        latent = int_param(params, "latent_dim", 1, 1024)
+    steps, batch = p.steps, p.batch_size
     data, _ = _load_data(ctx)
     runs = []
     for i, m in enumerate(models):
-        over = {"latent_dim": latent} if latent is not None and _has_field(m, "latent_dim") else {}
+        over = {"latent_dim": p.latent_dim} if _has_field(m, "latent_dim") else {}
         runs.append(train_brief(m, data, steps, ctx, overrides=over, batch_size=batch,
-                                eval_every=eval_every, span=(0.9 * i / len(models),
-                                                             0.9 * (i + 1) / len(models))))
+                                eval_every=p.eval_every, span=(0.9 * i / len(models),
+                                                               0.9 * (i + 1) / len(models))))
     ctx.progress(0.9, "scoring the reconstructions")
-    clf = _classifier(data, params["classifier"])
+    clf = _classifier(data, p.classifier)
     x_val = data.x_val.cpu().numpy()
     real_score = classifier_score(predict(clf, x_val)[0])
-    show = _val_show(data, n_show, ctx.seed)
+    show = _val_show(data, p.n_show, ctx.seed)
     rows, table, values, curves = [x_val[show]], [], {"real_score": real_score}, []
     for r in runs:
         ctx.check()
@@ -338,22 +402,12 @@ def compare_reconstructions(params: dict, ctx: Context) -> Result:
 
 
 # == 2. sparse codes ===============================================================================
-def sparse_codes(params: dict, ctx: Context) -> Result:
+def sparse_codes(p: SparseCodesParams, ctx: Context) -> Result:
     """ae_sparse (KL sparsity on a sigmoid code, weight λ) against the same network with λ = 0:
     how many code units fire per image, the sorted mean activation of the units, the histogram
     of activations, and a heat map of the codes of a few validation digits."""
-    from workbench.analysis.latent import LatentProbe
-
-    steps = int_param(params, "steps", 1)
-    batch = int_param(params, "batch_size", 1, 4096)
-    n_codes = int_param(params, "n_codes", 1, 100)
-    eval_every = int_param(params, "eval_every", 1)
-    lam = float(params["sparsity_weight"])
-    thr = float(params["threshold"])
-    if not lam > 0:
-        raise ConfigError(f"sparsity_weight must be above 0 (the other model has 0), got {lam}")
-    if not 0 < thr < 1:
-        raise ConfigError(f"threshold must be between 0 and 1 (sigmoid codes), got {thr}")
+    steps, batch, n_codes, eval_every = p.steps, p.batch_size, p.n_codes, p.eval_every
+    lam, thr = p.sparsity_weight, p.threshold
     data, _ = _load_data(ctx)
     runs = [train_brief("ae_sparse", data, steps, ctx, batch_size=batch, eval_every=eval_every,
                         overrides={"sparsity": "kl", "sparsity_weight": w}, label=label,
@@ -411,20 +465,12 @@ def sparse_codes(params: dict, ctx: Context) -> Result:
 LOSS_TERMS = (("recon", "reconstruction only"), ("kl", "KL only"), ("both", "both (the ELBO)"))
 
 
-def vae_loss_terms(params: dict, ctx: Context) -> Result:
+def vae_loss_terms(p: VaeLossTermsParams, ctx: Context) -> Result:
     """Three vae_mlp runs with a 2-D code, trained on the reconstruction term only, the KL term
     only, and both: the validation codes (posterior means) as three scatters coloured by digit,
     the reconstructions, and a table of reconstruction error, KL and the spread of the codes."""
-    from workbench.analysis.latent import LatentProbe, project_2d
-
-    steps = int_param(params, "steps", 1)
-    batch = int_param(params, "batch_size", 1, 4096)
-    size = int_param(params, "size", 64, 2048)
-    eval_every = int_param(params, "eval_every", 1)
-    latent = int_param(params, "latent_dim", 2, 64)  # 2: the pictures are the codes themselves
-    extent_mode = params["extent"]
-    if extent_mode not in ("per_panel", "shared"):
-        raise ConfigError(f"extent must be 'per_panel' or 'shared', got {extent_mode!r}")
+    steps, batch, size, eval_every = p.steps, p.batch_size, p.size, p.eval_every
+    latent, extent_mode = p.latent_dim, p.extent
     data, _ = _load_data(ctx)
     runs = [train_brief("vae_mlp", data, steps, ctx, batch_size=batch, eval_every=eval_every,
                         overrides={"latent_dim": latent, "loss_terms": t}, label=label,
@@ -496,17 +542,6 @@ def vae_loss_terms(params: dict, ctx: Context) -> Result:
 
 
 # == 4. interpolation: AE against VAE against pixels ===============================================
-def _pairs(value) -> list[tuple[int, int]]:
-    try:
-        pairs = [(int(a), int(b)) for a, b in value]
-    except (TypeError, ValueError):
-        raise ConfigError(f"pairs must be a list of digit pairs like [[1, 7], [3, 8]], got "
-                          f"{value!r}") from None
-    if not pairs or any(not (0 <= a <= 9 and 0 <= b <= 9) for a, b in pairs):
-        raise ConfigError(f"pairs must name digits 0..9, at least one pair, got {value!r}")
-    return pairs
-
-
 def nearest_real_distance(images, real, chunk: int = 256) -> np.ndarray:
     """Mean squared pixel difference of each image to its nearest neighbour among `real`
     (both N×C×H×W): how far an image is from every real digit. (N,) float64."""
@@ -520,26 +555,19 @@ def nearest_real_distance(images, real, chunk: int = 256) -> np.ndarray:
     return torch.cat(out).numpy() if out else np.zeros(0)
 
 
-def interpolations(params: dict, ctx: Context) -> Result:
+def interpolations(p: InterpolationsParams, ctx: Context) -> Result:
     """ae_mlp and vae_mlp with the same code size; for each pair of validation digits, the
     decoded straight line between their codes (the VAE's posterior means) beside a pixel
     cross-fade, and the classifier's confidence along each path."""
-    from workbench.analysis.latent import LatentProbe, interpolate
-    from workbench.analysis.metrics import predict
-
-    steps = int_param(params, "steps", 1)
-    batch = int_param(params, "batch_size", 1, 4096)
-    latent = int_param(params, "latent_dim", 1, 1024)
-    n = int_param(params, "n", 3, 32)
-    eval_every = int_param(params, "eval_every", 1)
-    pairs = _pairs(params["pairs"])
+    steps, batch, latent, n, eval_every = p.steps, p.batch_size, p.latent_dim, p.n, p.eval_every
+    pairs = p.digit_pairs
     data, _ = _load_data(ctx)
     runs = [train_brief(name, data, steps, ctx, batch_size=batch, eval_every=eval_every,
                         overrides={"latent_dim": latent}, label=label,
                         span=(0.45 * i, 0.45 * (i + 1)))
             for i, (name, label) in enumerate([("ae_mlp", "AE"), ("vae_mlp", "VAE")])]
     ctx.progress(0.9, "decoding the paths")
-    clf = _classifier(data, params["classifier"])
+    clf = _classifier(data, p.classifier)
     x_val = data.x_val.cpu().numpy()
     y_val = data.y_val.cpu().numpy()
     rng = np.random.default_rng(ctx.seed)
@@ -557,9 +585,9 @@ def interpolations(params: dict, ctx: Context) -> Result:
         i1 = int(rng.choice(np.flatnonzero(y_val == b)))
         x0, x1 = x_val[i0:i0 + 1], x_val[i1:i1 + 1]
         rows = []
-        for p in probes:
-            z = p.encode(np.concatenate([x0, x1]))
-            rows.append(p.decode(interpolate(z[0], z[1], n, "linear")))
+        for probe in probes:
+            z = probe.encode(np.concatenate([x0, x1]))
+            rows.append(probe.decode(interpolate(z[0], z[1], n, "linear")))
         rows.append(((1 - t)[:, None, None, None] * x0 + t[:, None, None, None] * x1)
                     .astype(np.float32))
         for k, row in zip(kinds, rows):

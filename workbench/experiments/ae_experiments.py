@@ -1,4 +1,4 @@
-"""The autoencoder experiments of the lessons (registered in analysis/experiments.py):
+"""The autoencoder experiments of the lessons (registered in experiments/registry.py):
 
 - `pca_vs_linear_ae` (lesson 1): a linear autoencoder trained with squared error on mnist5k spans
   the top-k principal subspace (Baldi & Hornik 1989), but its decoder's columns are a skewed,
@@ -8,34 +8,70 @@
   then, for a few labels per class, the same classifier on raw pixels and on the autoencoder's
   codes, averaged over random draws of the labelled set and tested on the validation split.
 
-Qt-free; each function takes (params, ctx) and returns an experiments.Result.
+Qt-free; each function takes (its params dataclass, ctx) and returns an experiments.Result.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from workbench.experiments.registry import (
-    Context,
-    Curve,
-    Image,
-    Result,
-    Table,
-    float_param,
-    int_param,
-)
+from workbench.analysis.pca import fit_pca, linear_decoder_basis, principal_angles
+from workbench.analysis.sheets import image_grid
+from workbench.core.config import param
 from workbench.core.errors import ConfigError, WorkbenchError
+from workbench.data import load_dataset
+from workbench.engine.short_run import short_run
+from workbench.experiments.registry import Context, Curve, Image, Result, Table
+from workbench.models.registry import create_model, get_model_info
+
+
+@dataclass(frozen=True)
+class PcaVsLinearAEParams:
+    k: int = param(8, min=1, max=64, quick=4, label="code size k",
+                   help="Code units of the linear autoencoder, and the number of principal "
+                        "components it is compared with.")
+    steps: int = param(4000, min=1, max=1_000_000, quick=1200,
+                       help="Adam steps: a constant rate, then a cosine decay over the last "
+                            "40 % (the slowest direction settles only as the rate falls).")
+    batch_size: int = param(250, min=1, max=100_000, label="batch size",
+                            help="Training images per step (at most the training split).")
+    lr: float = param(1e-2, min=1e-6, max=1.0, log=True, label="learning rate",
+                      help="Adam's learning rate before the decay.")
+
+
+@dataclass(frozen=True)
+class SemiSupervisedParams:
+    model: str = param("ae_conv", help="The autoencoder whose codes are the features: an "
+                                       "unconditional one that encodes (ae_conv, ae_mlp, vae_mlp…).")
+    latent_dim: int = param(16, min=1, max=1024, label="code size",
+                            help="Code units of the autoencoder: the classifier's features.")
+    steps: int = param(800, min=1, max=1_000_000, quick=40,
+                       help="Training steps of the autoencoder (on every training image, no "
+                            "label).")
+    batch_size: int = param(64, min=1, max=100_000, label="batch size",
+                            help="Training images per step.")
+    labels_per_class: tuple[int, ...] = param(
+        (1, 3, 10, 30, 100), min=1, max=100_000, quick=(3, 10), label="labels per class",
+        help="Labelled images per class the classifiers get: one row of the table each.")
+    draws: int = param(5, min=1, max=100, quick=2,
+                       help="Random draws of the labelled images per count: the table shows "
+                            "their mean and spread.")
+    l2: float = param(1e-2, min=0.0, max=1e6, log=True, label="L2 penalty",
+                      help="Weight of the logistic regression's penalty l2/2·‖W‖².")
+
+    def check(self):
+        if not self.labels_per_class:
+            raise ConfigError("labels_per_class needs at least one count, each at least 1")
 
 
 # == shared helpers ================================================================================
 def _seeded_model(name: str, spec, seed: int, device: str = "cpu", **overrides):
     """A registered model on `device` with its initial weights drawn from `seed`, leaving the
     global torch RNG as it was (the experiment may run in a GUI worker beside other torch work)."""
-    from workbench.models.registry import create_model
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = create_model(name, spec, **overrides)
@@ -44,19 +80,9 @@ def _seeded_model(name: str, spec, seed: int, device: str = "cpu", **overrides):
     return model
 
 
-def _batches(n: int, batch_size: int, gen: torch.Generator):
-    """Indices of minibatches, epoch after epoch, each epoch a fresh permutation."""
-    while True:
-        perm = torch.randperm(n, generator=gen)
-        for i in range(0, n - batch_size + 1, batch_size):
-            yield perm[i:i + batch_size]
-
-
 def _tiles(vectors: np.ndarray, shape=(28, 28)) -> np.ndarray:
     """A row of signed D-vectors as tiles (each scaled by its own largest |value|: mid grey = 0),
     padded in white: (H, W) floats in [0, 1]."""
-    from workbench.analysis.sheets import image_grid
-
     v = np.asarray(vectors, np.float64)
     scale = np.abs(v).max(1, keepdims=True)
     v = 0.5 + 0.5 * v / np.where(scale > 0, scale, 1.0)
@@ -85,44 +111,37 @@ def _lr_at(step: int, steps: int, lr: float) -> float:
     return lr if f <= 0 else lr * 0.5 * (1 + math.cos(math.pi * min(f, 1.0)))
 
 
-def pca_vs_linear_ae(params: dict, ctx: Context) -> Result:
-    from workbench.analysis.pca import fit_pca, linear_decoder_basis, principal_angles
-    from workbench.data import load_dataset
-
-    k = int_param(params, "k", 1, 64)
-    steps = int_param(params, "steps", 1, 1_000_000)
-    lr = float_param(params, "lr", 0.0, 1.0, open_lo=True)
+def pca_vs_linear_ae(p: PcaVsLinearAEParams, ctx: Context) -> Result:
+    k, steps, lr = p.k, p.steps, p.lr
     ctx.progress(0.0, "Loading mnist5k and fitting PCA…")
     data = load_dataset("mnist5k")
     x = data.x_train.flatten(1)
-    bs = min(int_param(params, "batch_size", 1, 100_000), len(x))
     xv = data.x_val.flatten(1)
     pca = fit_pca(x, k)
     ctx.check()
 
     model = _seeded_model("ae_linear", data.spec, ctx.seed, ctx.device, latent_dim=k, lr=lr)
-    xd = x.to(model.device)
     opt = model.optimizers["model"]
-    gen = torch.Generator().manual_seed(ctx.seed)
-    batches = _batches(len(x), bs, gen)
-    trace_steps, trace_angle = [0], [float(principal_angles(linear_decoder_basis(model),
-                                                            pca.components).max())]
-    model.train()
-    for step in range(steps):
-        ctx.check()
+
+    def largest_angle() -> float:
+        return float(principal_angles(linear_decoder_basis(model), pca.components).max())
+
+    def set_rate(step: int) -> None:  # the rate of step `step` (0-based), set before it runs
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, steps, lr)
-        loss = model.train_step(xd[next(batches)].view(-1, *data.spec.shape), None)["loss"]
-        if not math.isfinite(loss):
-            raise ConfigError(f"training diverged at step {step + 1} (loss {loss}); "
-                              f"lower lr (now {lr:g})")
-        if (step + 1) % ANGLE_EVERY == 0 or step + 1 == steps:
-            angle = float(principal_angles(linear_decoder_basis(model), pca.components).max())
-            trace_steps.append(step + 1)
-            trace_angle.append(angle)
-            ctx.progress(0.02 + 0.95 * (step + 1) / steps,
-                         f"Training the linear autoencoder: step {step + 1}/{steps}, "
-                         f"largest angle to PCA {angle:.2f}°")
+
+    trace_steps, trace_angle = [0], [largest_angle()]
+    set_rate(0)
+    for done, _ in short_run(
+            model, steps, ctx, x=data.x_train.to(model.device), batch_size=p.batch_size,
+            seed=ctx.seed, name="the linear autoencoder", span=(0.02, 0.97),
+            report_every=ANGLE_EVERY,
+            text=lambda s: f"Training the linear autoencoder: step {s}/{steps}, largest angle "
+                           f"to PCA {trace_angle[-1]:.2f}°"):
+        if done % ANGLE_EVERY == 0 or done == steps:
+            trace_steps.append(done)
+            trace_angle.append(largest_angle())
+        set_rate(done)
     model.eval()
     ctx.progress(0.98, "Comparing the two bases…")
 
@@ -215,20 +234,6 @@ def pca_vs_linear_ae(params: dict, ctx: Context) -> Result:
 
 
 # == lesson 29: semi-supervised learning with few labels ===========================================
-def _counts(value) -> list[int]:
-    """labels_per_class as a list of whole numbers: a sequence or text like "1, 3, 10"."""
-    items = value.replace(",", " ").split() if isinstance(value, str) else value
-    try:
-        out = [int(v) for v in items]
-    except (TypeError, ValueError):
-        raise ConfigError(f"labels_per_class must be whole numbers such as 1, 3, 10; "
-                          f"got {value!r}") from None
-    if not out or min(out) < 1:
-        raise ConfigError(f"labels_per_class needs at least one count, each at least 1; "
-                          f"got {value!r}")
-    return sorted(set(out))
-
-
 @torch.no_grad()
 def _encode_all(model, x: torch.Tensor, batch: int = 500) -> torch.Tensor:
     return torch.cat([model.encode(c.to(model.device)).float().cpu() for c in x.split(batch)])
@@ -260,11 +265,8 @@ def _accuracy(w, b, features, labels) -> float:
     return float(((features.double() @ w + b).argmax(1) == labels).double().mean())
 
 
-def semi_supervised(params: dict, ctx: Context) -> Result:
-    from workbench.models.registry import get_model_info
-    from workbench.data import load_dataset
-
-    name = str(params["model"])
+def semi_supervised(p: SemiSupervisedParams, ctx: Context) -> Result:
+    name, latent, steps, draws = p.model, p.latent_dim, p.steps, p.draws
     try:
         cls = get_model_info(name).model_cls
     except WorkbenchError:
@@ -273,12 +275,7 @@ def semi_supervised(params: dict, ctx: Context) -> Result:
     if not callable(getattr(cls, "encode", None)) or cls.conditional:
         raise ConfigError(f"{name} cannot encode an image without its label: the features must "
                           "come from an unconditional autoencoder (ae_conv, ae_mlp, vae_mlp…)")
-    latent = int_param(params, "latent_dim", 1, 1024)
-    steps = int_param(params, "steps", 1, 1_000_000)
-    bs = int_param(params, "batch_size", 1, 100_000)
-    draws = int_param(params, "draws", 1, 100)
-    counts = _counts(params["labels_per_class"])
-    l2 = float_param(params, "l2", 0.0, 1e6)
+    counts = sorted(set(p.labels_per_class))
 
     ctx.progress(0.0, "Loading mnist5k…")
     data = load_dataset("mnist5k")
@@ -291,18 +288,12 @@ def semi_supervised(params: dict, ctx: Context) -> Result:
 
     # 1) the autoencoder sees every training image and no label
     model = _seeded_model(name, data.spec, ctx.seed, device=ctx.device, latent_dim=latent)
-    gen = torch.Generator().manual_seed(ctx.seed)
-    batches = _batches(len(x), min(bs, len(x)), gen)
-    model.train()
     loss = float("nan")
-    for step in range(steps):
-        ctx.check()
-        loss = model.train_step(x[next(batches)].to(model.device), None)["loss"]
-        if not math.isfinite(loss):
-            raise ConfigError(f"the autoencoder diverged at step {step + 1} (loss {loss})")
-        if (step + 1) % 10 == 0 or step + 1 == steps:
-            ctx.progress(0.6 * (step + 1) / steps, f"Training {name} without labels: step "
-                                                   f"{step + 1}/{steps}, loss {loss:.2f}")
+    for _, m in short_run(model, steps, ctx, x=x.to(model.device), batch_size=p.batch_size,
+                          seed=ctx.seed, name=f"the autoencoder {name}", span=(0.0, 0.6),
+                          text=lambda s: f"Training {name} without labels: step {s}/{steps}, "
+                                         f"loss {loss:.2f}"):
+        loss = m["loss"]
     model.eval()
     ctx.check()
     ctx.progress(0.6, "Encoding the images…")
@@ -322,7 +313,7 @@ def semi_supervised(params: dict, ctx: Context) -> Result:
                                                    for p in per_class]))
             for key, (f, fv) in feats.items():
                 ctx.check()
-                w, b = fit_logistic(f[idx], y[idx], ncls, l2)
+                w, b = fit_logistic(f[idx], y[idx], ncls, p.l2)
                 acc[key][i, d] = _accuracy(w, b, fv, yv)
             done += 1
             ctx.progress(0.6 + 0.4 * done / jobs, f"Classifiers: {n} label(s) per class, "
@@ -348,7 +339,6 @@ def semi_supervised(params: dict, ctx: Context) -> Result:
     per_class_examples = np.stack([x[p[0]].numpy() for p in per_class])
     with torch.no_grad():
         recon = model.reconstruct(xv[:10].to(model.device)).float().cpu().numpy()
-    from workbench.analysis.sheets import image_grid
 
     def picture(arr, nrow):
         return image_grid(arr, nrow=nrow)[:, :, 0].astype(np.float64) / 255.0

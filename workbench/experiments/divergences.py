@@ -16,27 +16,72 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from workbench.experiments.registry import (  # noqa: F401  (gan_objectives imports them here)
-    choice_param,
-    float_param,
-    floats_param,
-    int_param,
-)
+from workbench.core.config import param
+from workbench.core.device import resolve_device
 from workbench.core.errors import ConfigError
+from workbench.engine.short_run import short_run
+from workbench.experiments.registry import Curve, Result, Table
 
 LOG2 = math.log(2.0)
 
 
+# == the parameters ================================================================================
+@dataclass(frozen=True)
+class JsVsWassersteinParams:
+    thetas: tuple[float, ...] = param(
+        (-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0), min=-10.0, max=10.0, quick=(-1.0, 0.5),
+        label="θ values", help="Where Pθ = {θ} × U[0, 1] sits, one row of the table each.")
+    steps: int = param(300, min=1, max=100_000, quick=150,
+                       help="Training steps of the discriminator and of the critic, per θ.")
+    batch_size: int = param(256, min=2, max=65_536, quick=128, label="batch size",
+                            help="Points of each segment per step.")
+    hidden: int = param(64, min=1, max=4096,
+                        help="Width of the two hidden layers of D and of the critic.")
+    lr: float = param(1e-3, min=1e-6, max=1.0, log=True, quick=2e-3, label="learning rate",
+                      help="Adam's learning rate for D and the critic.")
+    gp_weight: float = param(10.0, min=0.0, max=1000.0, label="gradient penalty",
+                             help="Weight of the critic's gradient penalty (WGAN-GP).")
+
+    def check(self):
+        if not self.thetas:
+            raise ConfigError("thetas needs at least one θ, e.g. -1, 0.5")
+
+
+@dataclass(frozen=True)
+class FDivergenceFitParams:
+    separation: float = param(4.0, min=0.0, max=20.0,
+                              help="Distance between the mixture's two modes (above 0).")
+    mode_std: float = param(0.5, min=0.05, max=5.0, label="mode std",
+                            help="Standard deviation of each mode.")
+    weight_left: float = param(0.6, min=0.0, max=1.0, label="weight of the left mode",
+                               help="The left mode's share of the mass (strictly between 0 "
+                                    "and 1: both modes need mass).")
+    grid_points: int = param(4001, min=101, max=1_000_000, quick=1601, label="grid points",
+                             help="Points of the quadrature grid.")
+    grid_half_width: float = param(20.0, min=1.0, max=1000.0, label="grid half-width",
+                                   help="The quadrature grid spans [−w, w].")
+    adam_steps: int = param(100, min=0, max=100_000, quick=40, label="Adam steps",
+                            help="Adam steps from each start before L-BFGS converges the fit.")
+    variational_steps: int = param(1000, min=0, max=1_000_000, quick=100,
+                                   label="f-GAN steps",
+                                   help="Steps of the fit from samples (f-GAN); 0: the exact "
+                                        "fits only.")
+
+    def check(self):
+        if not self.separation > 0:
+            raise ConfigError(f"separation must be above 0, got {self.separation}")
+        if not 0 < self.weight_left < 1:
+            raise ConfigError(f"weight_left must be between 0 and 1 (both modes need mass), "
+                              f"got {self.weight_left}")
 
 
 def device_of(ctx) -> torch.device:
-    from workbench.core.device import resolve_device
-
     return resolve_device(ctx.device)
 
 
@@ -132,26 +177,31 @@ def _bce(dr: torch.Tensor, df: torch.Tensor) -> torch.Tensor:
             + bce.d_loss(df, torch.zeros_like(df.view(-1))))
 
 
-def _fit_between_segments(net, loss_fn, theta, steps, batch, lr, device, check):
-    """Train `net` by Adam on loss_fn(real, fake) with batches from P0 and Pθ."""
-    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.9))
-    for step in range(steps):
-        if step % 25 == 0:
-            check()
-        real, fake = segment_samples(0.0, batch, device), segment_samples(theta, batch, device)
+def _fit_between_segments(net, loss_fn, theta, p: JsVsWassersteinParams, device, ctx, name,
+                          span) -> None:
+    """Train `net` by Adam on loss_fn(real, fake) with fresh batches from P0 and Pθ."""
+    opt = torch.optim.Adam(net.parameters(), lr=p.lr, betas=(0.5, 0.9))
+
+    def step() -> dict[str, float]:
+        real = segment_samples(0.0, p.batch_size, device)
+        fake = segment_samples(theta, p.batch_size, device)
         loss = loss_fn(real, fake)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        return {}  # nothing to record: the trained net is the result
+
+    for _ in short_run(step, p.steps, ctx, name=name, span=span, report_every=25):
+        pass
 
 
-def train_js_discriminator(theta: float, steps: int, batch: int, hidden: int, lr: float, device,
-                           check=lambda: None) -> tuple[float, float]:
+def train_js_discriminator(theta: float, p: JsVsWassersteinParams, device, ctx,
+                           span=(0.0, 1.0)) -> tuple[float, float]:
     """Train a logistic D between P0 and Pθ; return (JS estimate, dJS/dθ at that D)."""
-    d = small_mlp(hidden).to(device)
-    _fit_between_segments(d, lambda real, fake: _bce(d(real), d(fake)), theta, steps, batch,
-                          lr, device, check)
-    n = 8 * batch
+    d = small_mlp(p.hidden).to(device)
+    _fit_between_segments(d, lambda real, fake: _bce(d(real), d(fake)), theta, p, device, ctx,
+                          f"θ = {theta:g}: the discriminator", span)
+    n = 8 * p.batch_size
     th = torch.tensor(float(theta), device=device, requires_grad=True)
     with torch.no_grad():
         dr = d(segment_samples(0.0, n, device))
@@ -160,16 +210,16 @@ def train_js_discriminator(theta: float, steps: int, batch: int, hidden: int, lr
     return float(js.detach()), float(grad)
 
 
-def train_w1_critic(theta: float, steps: int, batch: int, hidden: int, lr: float, gp: float,
-                    device, check=lambda: None) -> tuple[float, float]:
+def train_w1_critic(theta: float, p: JsVsWassersteinParams, device, ctx,
+                    span=(0.0, 1.0)) -> tuple[float, float]:
     """Train a WGAN-GP critic between P0 and Pθ; return (W1 estimate, dW1/dθ at that critic)."""
     from workbench.models.gan import losses as L
 
-    f = small_mlp(hidden).to(device)
+    f = small_mlp(p.hidden).to(device)
     _fit_between_segments(f, lambda real, fake: (
-        f(fake).mean() - f(real).mean() + L.gradient_penalty(f, real, fake, gp)),
-        theta, steps, batch, lr, device, check)
-    n = 8 * batch
+        f(fake).mean() - f(real).mean() + L.gradient_penalty(f, real, fake, p.gp_weight)),
+        theta, p, device, ctx, f"θ = {theta:g}: the critic", span)
+    n = 8 * p.batch_size
     th = torch.tensor(float(theta), device=device, requires_grad=True)
     with torch.no_grad():
         fr = f(segment_samples(0.0, n, device)).mean()
@@ -178,27 +228,17 @@ def train_w1_critic(theta: float, steps: int, batch: int, hidden: int, lr: float
     return float(w.detach()), float(grad)
 
 
-def js_vs_wasserstein(params: dict, ctx):
+def js_vs_wasserstein(p: JsVsWassersteinParams, ctx):
     """Lesson 22: JS is flat at log 2 for every θ ≠ 0 (no gradient), W1 = |θ| (gradient ±1)."""
-    from workbench.experiments.registry import Curve, Result, Table
-
-    thetas = floats_param(params, "thetas")
-    if any(abs(t) > 10 for t in thetas):
-        raise ConfigError("parameter 'thetas' must lie within [−10, 10]")
-    steps = int_param(params, "steps", 1, 100_000)
-    batch = int_param(params, "batch_size", 2, 65_536)
-    hidden = int_param(params, "hidden", 1, 4096)
-    lr = float_param(params, "lr", 0.0, 1.0, open_lo=True)
-    gp = float_param(params, "gp_weight", 0.0, 1000.0)
+    thetas = p.thetas
     device = device_of(ctx)
     rows, est = [], []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(ctx.seed)
         for i, th in enumerate(thetas):
-            ctx.progress(i / len(thetas), f"θ = {th:g}: training D and the critic")
-            ctx.check()
-            js, djs = train_js_discriminator(th, steps, batch, hidden, lr, device, ctx.check)
-            w, dw = train_w1_critic(th, steps, batch, hidden, lr, gp, device, ctx.check)
+            a, b = i / len(thetas), (i + 1) / len(thetas)
+            js, djs = train_js_discriminator(th, p, device, ctx, span=(a, (a + b) / 2))
+            w, dw = train_w1_critic(th, p, device, ctx, span=((a + b) / 2, b))
             est.append((th, js, djs, w, dw))
     ctx.progress(1.0, "done")
     for th, js, djs, w, dw in est:
@@ -245,12 +285,8 @@ def js_vs_wasserstein(params: dict, ctx):
 
 # -- fitting one Gaussian to a mixture with each f-divergence -----------------------------------
 
-def _mixture_from(params) -> tuple[list[float], list[float], list[float]]:
-    sep = float_param(params, "separation", 0.0, 20.0, open_lo=True)
-    std = float_param(params, "mode_std", 0.05, 5.0)
-    w = float_param(params, "weight_left", 0.0, 1.0, open_lo=True)
-    if w >= 1.0:
-        raise ConfigError("parameter 'weight_left' must be below 1 (the right mode needs mass)")
+def _mixture_from(p: FDivergenceFitParams) -> tuple[list[float], list[float], list[float]]:
+    sep, std, w = p.separation, p.mode_std, p.weight_left
     return [-sep / 2, sep / 2], [std, std], [w, 1.0 - w]
 
 
@@ -303,16 +339,12 @@ def _fit_from(name, log_p, x, dx, mu0, sigma0, adam_steps) -> tuple[float, float
         return float(t[0]), float(t[1].clamp(*LOG_SIGMA_RANGE).exp()), float(objective())
 
 
-def f_divergence_fit(params: dict, ctx):
+def f_divergence_fit(p: FDivergenceFitParams, ctx):
     """Lesson 30: fit N(μ, σ²) to a two-mode mixture with each divergence; table of every
     divergence at every fit (rows: trained with, columns: measured with)."""
-    from workbench.experiments.registry import Curve, Result, Table
-
-    means, stds, weights = _mixture_from(params)
-    points = int_param(params, "grid_points", 101, 1_000_000)
-    half = float_param(params, "grid_half_width", 1.0, 1000.0)
-    adam_steps = int_param(params, "adam_steps", 0, 100_000)
-    v_steps = int_param(params, "variational_steps", 0, 1_000_000)
+    means, stds, weights = _mixture_from(p)
+    points, half = p.grid_points, p.grid_half_width
+    adam_steps, v_steps = p.adam_steps, p.variational_steps
     x = torch.linspace(-half, half, points, dtype=torch.float64)
     dx = float(x[1] - x[0])
     log_p = mixture_log_density(x, means, stds, weights)
@@ -328,10 +360,10 @@ def f_divergence_fit(params: dict, ctx):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(ctx.seed)
             for i, name in enumerate(DIVERGENCES):
-                ctx.progress(exact_share + (1 - exact_share) * i / len(DIVERGENCES),
-                             f"fitting with {DIVERGENCE_LABELS[name]} from samples (f-GAN)")
-                vfits[name] = variational_fit(name, means, stds, weights, v_steps,
-                                              check=ctx.check)
+                share = (1 - exact_share) / len(DIVERGENCES)
+                vfits[name] = variational_fit(name, means, stds, weights, v_steps, ctx,
+                                              span=(exact_share + share * i,
+                                                    exact_share + share * (i + 1)))
     ctx.progress(1.0, "done")
 
     def measure(test, mu, sigma):
@@ -436,10 +468,10 @@ def mixture_samples(n: int, means, stds, weights) -> torch.Tensor:
     return (torch.tensor(means)[k] + torch.tensor(stds)[k] * torch.randn(n)).unsqueeze(1)
 
 
-def variational_fit(name: str, means, stds, weights, steps: int, batch: int = 256,
+def variational_fit(name: str, means, stds, weights, steps: int, ctx,
+                    span: tuple[float, float] = (0.0, 1.0), batch: int = 256,
                     hidden: int = 64, lr_critic: float = 1e-3, lr_q: float = 1e-2,
-                    start: tuple[float, float] = V_START,
-                    check=lambda: None) -> tuple[float, float, float]:
+                    start: tuple[float, float] = V_START) -> tuple[float, float, float]:
     """Fit N(μ, σ²) from samples by f-GAN's saddle point: a critic V maximises
     E_P g_f(V) − E_Q f*(g_f(V)) while (μ, log σ) minimise it (reparameterised samples μ + σε).
     Returns (μ, σ, the bound's mean over the last tenth of the steps)."""
@@ -447,10 +479,8 @@ def variational_fit(name: str, means, stds, weights, steps: int, batch: int = 25
     q = torch.tensor([start[0], math.log(start[1])], requires_grad=True)
     opt_v = torch.optim.Adam(critic.parameters(), lr=lr_critic, betas=(0.5, 0.999))
     opt_q = torch.optim.Adam([q], lr=lr_q, betas=(0.5, 0.999))
-    tail = []
-    for step in range(steps):
-        if step % 25 == 0:
-            check()
+
+    def step() -> dict[str, float]:
         real = mixture_samples(batch, means, stds, weights)
         fake = q[0] + q[1].clamp(*LOG_SIGMA_RANGE).exp() * torch.randn(batch, 1)
         a, _ = variational_terms(name, critic(real))
@@ -463,7 +493,13 @@ def variational_fit(name: str, means, stds, weights, steps: int, batch: int = 25
         opt_q.zero_grad(set_to_none=True)
         (-b.mean()).backward(inputs=[q])  # Q lowers the bound: it raises E_Q f*(g_f(V))
         opt_q.step()
-        if step >= steps - max(1, steps // 10):
-            tail.append(float(bound.detach()))
+        return {"bound": float(bound.detach())}
+
+    tail = []
+    for done, m in short_run(step, steps, ctx, span=span, report_every=25, finite=False,
+                             name=f"fitting with {DIVERGENCE_LABELS[name]} from samples "
+                                  "(f-GAN)"):
+        if done > steps - max(1, steps // 10):
+            tail.append(m["bound"])
     t = q.detach()
     return float(t[0]), float(t[1].clamp(*LOG_SIGMA_RANGE).exp()), float(np.mean(tail))

@@ -16,18 +16,75 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 
-from workbench.experiments.divergences import (
-    LOG2,
-    choice_param,
-    device_of,
-    float_param,
-    int_param,
-    js_from_bce,
-)
+from workbench.analysis.sheets import image_grid
+from workbench.core.config import param
+from workbench.data import load_dataset
+from workbench.engine.short_run import short_run
+from workbench.experiments.divergences import LOG2, device_of, js_from_bce
+from workbench.experiments.registry import Curve, Image, Result, Table
+from workbench.models.gan import GANConfig
+from workbench.models.registry import create_model
+
+# == the parameters (both studies train gan_mlp on the embedded digits) ============================
+@dataclass(frozen=True)
+class GeneratorGradientsParams:
+    steps: int = param(300, min=1, max=100_000, quick=30,
+                       help="G steps with each loss, from the same start.")
+    pretrain_d_steps: int = param(50, min=0, max=100_000, quick=30, label="D steps first",
+                                  help="Steps of D alone before G starts: D ahead, sure that "
+                                       "G's samples are fake (the start of training).")
+    early_steps: int = param(20, min=1, max=100_000, quick=10, label="early steps",
+                             help="The first (and last) steps the table averages over.")
+    batch_size: int = param(64, min=2, max=4096, label="batch size",
+                            help="Real images per step.")
+    hidden: int = param(128, min=8, max=2048, quick=64,
+                        help="Width of the two hidden layers of G and of D.")
+    latent_dim: int = param(32, min=1, max=512, label="code size", help="G's noise size.")
+    g_optimizer: Literal["sgd", "adam"] = param(
+        "sgd", label="G optimizer",
+        help="sgd: G's step is its gradient, so a vanishing gradient is no step at all "
+             "(Adam divides by the gradient's running size and hides it).")
+    lr_g: float = param(0.05, min=1e-6, max=1.0, log=True, label="G learning rate",
+                        help="G's learning rate.")
+    lr_d: float = param(2e-4, min=1e-6, max=1.0, log=True, label="D learning rate",
+                        help="D's learning rate (Adam).")
+    samples: int = param(36, min=0, max=400, quick=4,
+                         help="Samples shown after each run (0: none).")
+
+
+@dataclass(frozen=True)
+class StrongDiscriminatorParams:
+    steps: int = param(200, min=1, max=100_000, quick=30,
+                       help="G steps of each GAN, from the same weights.")
+    batch_size: int = param(64, min=2, max=4096, label="batch size",
+                            help="Real images per step.")
+    hidden: int = param(128, min=8, max=2048, quick=64,
+                        help="Width of the two hidden layers of G and of D.")
+    latent_dim: int = param(32, min=1, max=512, label="code size", help="G's noise size.")
+    loss: Literal["minimax", "non_saturating"] = param(
+        "minimax", label="G loss", help="The generator's loss in both GANs.")
+    lr_g: float = param(2e-4, min=1e-6, max=1.0, log=True, label="G learning rate",
+                        help="G's learning rate.")
+    lr_d: float = param(2e-4, min=1e-6, max=1.0, log=True, label="D learning rate",
+                        help="D's learning rate in the balanced GAN.")
+    strong_d_steps: int = param(5, min=1, max=100, quick=3, label="strong D steps",
+                                help="D steps per G step in the strong GAN.")
+    strong_lr_d: float = param(1e-3, min=1e-6, max=1.0, log=True,
+                               label="strong D learning rate",
+                               help="D's learning rate in the strong GAN.")
+    eval_every: int = param(5, min=1, max=100_000, label="measure every",
+                            help="Steps between two JS estimates.")
+    eval_batch: int = param(256, min=2, max=100_000, quick=128, label="measure on",
+                            help="Held-out digits (and as many fresh fakes) per JS estimate.")
+    samples: int = param(36, min=0, max=400, quick=4,
+                         help="Samples shown after each run (0: none).")
+
 
 LOSS_LABELS = {"minimax": "minimax  log(1 − D(G(z)))",
                "non_saturating": "non-saturating  −log D(G(z))"}
@@ -44,28 +101,21 @@ def generator_logit_gradient(loss: str, d_fake) -> np.ndarray:
     raise ValueError(f"no closed form for the {loss!r} generator loss here")
 
 
-def _mnist_gan(params: dict, ctx, loss: str):
-    """A gan_mlp for the embedded digits sized by the experiment's params, and the data."""
-    from workbench.models.registry import create_model
-    from workbench.data import load_dataset
-    from workbench.models.gan import GANConfig
-
-    hidden = int_param(params, "hidden", 8, 2048)
-    latent = int_param(params, "latent_dim", 1, 512)
-    lr_g = float_param(params, "lr_g", 0.0, 1.0, open_lo=True)
-    lr_d = float_param(params, "lr_d", 0.0, 1.0, open_lo=True)
+def _mnist_gan(p, ctx, loss: str):
+    """A gan_mlp for the embedded digits sized by the study's params, and the data."""
     data = load_dataset("mnist5k")
     device = device_of(ctx)
     # The plain GAN of GANConfig's defaults, not gan_mlp's tuned recipe: no minibatch std-dev,
     # EMA or label smoothing (smoothing would also break d_loss = 2 log 2 − 2 JS at the optimum).
-    config = GANConfig(arch="mlp", loss=loss, hidden=(hidden, hidden), latent_dim=latent,
-                       lr_g=lr_g, lr_d=lr_d)
+    config = GANConfig(arch="mlp", loss=loss, hidden=(p.hidden, p.hidden),
+                       latent_dim=p.latent_dim, lr_g=p.lr_g, lr_d=p.lr_d)
     model = create_model("gan_mlp", data=data.spec, config=config).to(device)
     model.setup_optimizers()
     return model, data.x_train.to(device), data.x_val.to(device)
 
 
-def _batch(x: torch.Tensor, n: int) -> torch.Tensor:
+def _sample(x: torch.Tensor, n: int) -> torch.Tensor:
+    """n rows of x drawn with replacement (a measurement's batch, not a training batch)."""
     return x[torch.randint(len(x), (n,), device=x.device)]
 
 
@@ -81,8 +131,6 @@ def _fork(model, **config_changes):
 
 
 def _samples_image(model, n: int):
-    from workbench.analysis.sheets import image_grid
-
     with torch.no_grad():
         x = model.sample(n).cpu().numpy()
     return image_grid(x)[..., 0].astype(np.float32) / 255.0
@@ -94,30 +142,22 @@ def _window_mean(values, lo: int, hi: int) -> float:
     return float(v.mean()) if len(v) else math.nan
 
 
-def generator_gradients(params: dict, ctx):
+def generator_gradients(p: GeneratorGradientsParams, ctx):
     """Lesson 13: minimax against non-saturating G loss from the same start, D ahead."""
-    from workbench.experiments.registry import Curve, Image, Result, Table
-
-    steps = int_param(params, "steps", 1, 100_000)
-    pre = int_param(params, "pretrain_d_steps", 0, 100_000)
-    early = min(int_param(params, "early_steps", 1, 100_000), steps)
-    batch = int_param(params, "batch_size", 2, 4096)
-    g_opt = choice_param(params, "g_optimizer", ("sgd", "adam"))
-    n_img = int_param(params, "samples", 0, 400)
-    lr_g = float_param(params, "lr_g", 0.0, 1.0, open_lo=True)
+    steps, pre, batch, n_img, lr_g = p.steps, p.pretrain_d_steps, p.batch_size, p.samples, p.lr_g
+    early, g_opt = min(p.early_steps, steps), p.g_optimizer
     losses = ("minimax", "non_saturating")
     runs: dict[str, dict[str, list[float]]] = {}
     images = []
     total = pre + steps * len(losses)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(ctx.seed)
-        base, x, _ = _mnist_gan(params, ctx, "minimax")
+        base, x, _ = _mnist_gan(p, ctx, "minimax")
         # D alone first: the state at the start of training, D sure that G's samples are fake.
-        for i in range(pre):
-            if i % 10 == 0:
-                ctx.check()
-                ctx.progress(i / total, "training D alone")
-            base.d_step(_batch(x, batch), None)
+        for _ in short_run(base.d_step, pre, ctx, x=x, batch_size=batch, seed=ctx.seed,
+                           name="D", text=lambda s: "training D alone",
+                           span=(0.0, pre / total), finite=False):
+            pass
         for k, loss in enumerate(losses):
             model = _fork(base, loss=loss)
             if g_opt == "sgd":
@@ -125,12 +165,11 @@ def generator_gradients(params: dict, ctx):
                 # all. (Adam divides by the gradient's running size and hides it.)
                 model.optimizers["G"] = torch.optim.SGD(model.G.parameters(), lr=lr_g)
             rec = runs[loss] = {"d_fake": [], "grad_g": [], "g_loss": []}
-            for s in range(steps):
-                if s % 10 == 0:
-                    ctx.check()
-                    ctx.progress((pre + k * steps + s) / total,
-                                 f"{loss.replace('_', '-')} G loss: step {s}/{steps}")
-                m = model.train_step(_batch(x, batch), None)
+            label = f"{loss.replace('_', '-')} G loss"
+            for _, m in short_run(model, steps, ctx, x=x, batch_size=batch, seed=ctx.seed,
+                                  name=label, span=((pre + k * steps) / total,
+                                                    (pre + (k + 1) * steps) / total),
+                                  finite=False):
                 for key, values in rec.items():
                     values.append(m[key])
                 if not (math.isfinite(m["grad_g"]) and math.isfinite(m["d_fake"])):
@@ -140,10 +179,10 @@ def generator_gradients(params: dict, ctx):
                                     _samples_image(model, n_img)))
     ctx.progress(1.0, "done")
 
-    p = np.concatenate([np.logspace(-4, -1, 60), np.linspace(0.1, 0.9, 41)[1:-1],
-                        1 - np.logspace(-1, -4, 60)])
+    d = np.concatenate([np.logspace(-4, -1, 60), np.linspace(0.1, 0.9, 41)[1:-1],
+                        1 - np.logspace(-1, -4, 60)])  # D(G(z)) for the closed-form curves
     closed = {"minimax": "minimax: D(G(z))", "non_saturating": "non-saturating: 1 − D(G(z))"}
-    curves = [Curve(closed[loss], p, generator_logit_gradient(loss, p),
+    curves = [Curve(closed[loss], d, generator_logit_gradient(loss, d),
                     "closed form: gradient on D's logit", "D(G(z))", "|∂ loss_G / ∂ logit|",
                     log_y=True) for loss in losses]
     for loss in losses:
@@ -183,40 +222,30 @@ def generator_gradients(params: dict, ctx):
                   images, values)
 
 
-def strong_discriminator(params: dict, ctx):
+def strong_discriminator(p: StrongDiscriminatorParams, ctx):
     """Lesson 14: a balanced GAN next to one whose D is much stronger (more steps, higher rate):
     the JS estimate per step and the minimax generator's gradient norm."""
-    from workbench.experiments.registry import Curve, Image, Result, Table
-
-    steps = int_param(params, "steps", 1, 100_000)
-    batch = int_param(params, "batch_size", 2, 4096)
-    k = int_param(params, "strong_d_steps", 1, 100)
-    strong_lr = float_param(params, "strong_lr_d", 0.0, 1.0, open_lo=True)
-    every = int_param(params, "eval_every", 1, 100_000)
-    eval_n = int_param(params, "eval_batch", 2, 100_000)
-    n_img = int_param(params, "samples", 0, 400)
-    loss = choice_param(params, "loss", ("minimax", "non_saturating"))
-    lr_d = float_param(params, "lr_d", 0.0, 1.0, open_lo=True)
-    setups = (("balanced", {"d_steps": 1, "lr_d": lr_d}),
-              ("strong D", {"d_steps": k, "lr_d": strong_lr}))
+    steps, every, n_img, loss = p.steps, p.eval_every, p.samples, p.loss
+    setups = (("balanced", {"d_steps": 1, "lr_d": p.lr_d}),
+              ("strong D", {"d_steps": p.strong_d_steps, "lr_d": p.strong_lr_d}))
     runs, images = {}, []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(ctx.seed)
-        base, x, x_val = _mnist_gan(params, ctx, loss)
+        base, x, x_val = _mnist_gan(p, ctx, loss)
         for j, (name, change) in enumerate(setups):
             model = _fork(base, **change)
             rec = runs[name] = {"step": [], "js": [], "grad_g": [], "g_step": [], "d_fake": []}
-            for s in range(steps):
-                if s % 5 == 0:
-                    ctx.check()
-                    ctx.progress((j * steps + s) / (len(setups) * steps), f"{name}: step {s}")
-                m = model.train_step(_batch(x, batch), None)
+            for done, m in short_run(model, steps, ctx, x=x, batch_size=p.batch_size,
+                                     seed=ctx.seed, name=name, report_every=5,
+                                     span=(j / len(setups), (j + 1) / len(setups)),
+                                     finite=False):
+                s = done - 1  # the G step just taken, counted from 0
                 rec["g_step"].append(s)
                 rec["grad_g"].append(m["grad_g"])
                 rec["d_fake"].append(m["d_fake"])
                 if s % every == 0 or s == steps - 1:
                     # On held-out digits and fresh fakes: D's BCE without its training noise.
-                    ev = model.eval_step(_batch(x_val, eval_n))
+                    ev = model.eval_step(_sample(x_val, p.eval_batch))
                     rec["step"].append(s)
                     rec["js"].append(js_from_bce(ev["d_loss"]))
             if n_img:

@@ -7,13 +7,20 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtGui import QRegularExpressionValidator, QValidator
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit,
                                QSpinBox, QWidget)
 
 from workbench.core import config as C
 
 INT_LIMIT = 2**31 - 1
+_NUMBER = r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"  # one entry of a "floats" field
+
+
+def _number_text(v: float) -> str:
+    """The shortest text that reads back as exactly `v` ("0.25", "-1", "1e-05")."""
+    text = repr(float(v))
+    return text[:-2] if text.endswith(".0") else text
 
 
 class LogSpinBox(QDoubleSpinBox):
@@ -34,8 +41,6 @@ class LogSpinBox(QDoubleSpinBox):
             return self.value()
 
     def validate(self, text, pos):
-        from PySide6.QtGui import QValidator
-
         try:
             float(text)
             return QValidator.State.Acceptable, text, pos
@@ -110,6 +115,11 @@ class ConfigForm(QWidget):
             w.setValidator(QRegularExpressionValidator(r"^\s*\d+(\s*,\s*\d+)*\s*$"))
             w.setPlaceholderText("e.g. 512,256")
             w.editingFinished.connect(self.changed)
+        elif spec.kind == "floats":
+            w = QLineEdit()
+            w.setValidator(QRegularExpressionValidator(rf"^\s*{_NUMBER}(\s*,\s*{_NUMBER})*\s*$"))
+            w.setPlaceholderText("e.g. -1, 0.5")
+            w.editingFinished.connect(self.changed)
         else:
             w = QLineEdit()
             w.editingFinished.connect(self.changed)
@@ -128,6 +138,8 @@ class ConfigForm(QWidget):
                 w.setValue(v)
             elif self._specs[name].kind == "ints":
                 w.setText(",".join(str(i) for i in v))
+            elif self._specs[name].kind == "floats":
+                w.setText(", ".join(_number_text(f) for f in v))
             else:
                 w.setText(str(v))
             w.blockSignals(False)
@@ -151,7 +163,7 @@ class ConfigForm(QWidget):
         """The edited config (raises ConfigError naming the field if a value is refused)."""
         current = C.to_dict(self._config)
         changes = {k: v for k, v in self.raw_values().items()
-                   if not (isinstance(v, str) and self._specs[k].kind == "ints"
+                   if not (isinstance(v, str) and self._specs[k].kind in ("ints", "floats")
                            and C.parse_value(self._specs[k], v) == tuple(current[k]))
                    and v != current[k]}
         return C.replace(self._config, **changes) if changes else self._config

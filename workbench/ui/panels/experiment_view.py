@@ -1,12 +1,13 @@
-"""One experiment of analysis/experiments.py in a panel: its parameters as a short form, Run and
-Cancel, a progress bar that carries the experiment's own progress text, and the Result drawn
-(summary, tables, one plot per Curve.plot, images). The experiment runs in a QThread (as the
-anomaly panel's hold-out experiment does) and stops at its next ctx.check() on Cancel.
+"""One experiment of experiments/registry.py in a panel: its parameters as a form (the same
+ConfigForm as a model's config, on the study's params dataclass) beside Run and Cancel, a
+progress bar that carries the experiment's own progress text, and the Result drawn (summary,
+tables, one plot per Curve.plot, images). The experiment runs in a QThread (as the anomaly
+panel's hold-out experiment does) and stops at its next ctx.check() on Cancel.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import threading
 import time
 
@@ -15,26 +16,25 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtWidgets import (
     QApplication,
-    QCheckBox,
-    QDoubleSpinBox,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from workbench.ui.forms import INT_LIMIT, LogSpinBox
+from workbench.core.errors import WorkbenchError
+from workbench.experiments.registry import get_experiment, resolve_params
+from workbench.ui.forms import ConfigForm
 from workbench.ui.panels.image_grid import ImageGridView
 
 PROGRESS_STEPS = 1000
@@ -99,98 +99,6 @@ class ExperimentRunner(QThread):
                 torch.set_num_threads(1)  # … and the GUI's own torch work goes back to one
 
 
-# == the parameter form ============================================================================
-class ParamForm(QWidget):
-    """One widget per parameter, chosen by the type of its default value: bool → check box,
-    int → spin box, float → spin box (a log spin box for small positive rates), str → line
-    edit, list → a line edit holding JSON (e.g. [1, 3, 10])."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        # label/field pairs in COLUMNS columns: the results below keep most of the height
-        self._layout = QGridLayout(self)
-        self._layout.setContentsMargins(0, 0, 0, 0)
-        self._widgets: dict[str, QWidget] = {}
-        self._defaults: dict = {}
-
-    COLUMNS = 3
-
-    def set_params(self, defaults: dict, values: dict | None = None) -> None:
-        while self._layout.count():
-            item = self._layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
-        self._widgets, self._defaults = {}, dict(defaults)
-        values = {**defaults, **(values or {})}
-        for i, (name, default) in enumerate(defaults.items()):
-            w = self._make(default)
-            w.setObjectName(f"param_{name}")
-            w.setToolTip(f"default: {json.dumps(default)}")
-            self._widgets[name] = w
-            row, col = divmod(i, self.COLUMNS)
-            self._layout.addWidget(QLabel(name.replace("_", " ")), row, 2 * col)
-            self._layout.addWidget(w, row, 2 * col + 1)
-            self._layout.setColumnStretch(2 * col + 1, 1)
-            self._set(w, values[name])
-
-    @staticmethod
-    def _make(default) -> QWidget:
-        if isinstance(default, bool):
-            return QCheckBox()
-        if isinstance(default, int):
-            w = QSpinBox()
-            w.setRange(-INT_LIMIT, INT_LIMIT)
-            return w
-        if isinstance(default, float):
-            if 0.0 < default <= 0.01:  # learning rates, penalties: step by quarter decades
-                w = LogSpinBox()
-                w.setRange(0.0, 1e6)
-                return w
-            w = QDoubleSpinBox()
-            w.setDecimals(6)
-            w.setRange(-1e9, 1e9)
-            w.setSingleStep(10 ** np.floor(np.log10(abs(default))) / 10 if default else 0.1)
-            return w
-        return QLineEdit()
-
-    def _set(self, w: QWidget, value) -> None:
-        if isinstance(w, QCheckBox):
-            w.setChecked(bool(value))
-        elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
-            w.setValue(value)
-        elif isinstance(value, str):
-            w.setText(value)
-        else:
-            w.setText(json.dumps(list(value) if isinstance(value, tuple) else value))
-
-    def values(self) -> dict:
-        """The parameters as typed values; ConfigError names a field whose text does not parse."""
-        from workbench.core.errors import ConfigError
-
-        out = {}
-        for name, w in self._widgets.items():
-            default = self._defaults[name]
-            if isinstance(w, QCheckBox):
-                out[name] = w.isChecked()
-            elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
-                out[name] = w.value()
-            elif isinstance(default, str):
-                out[name] = w.text()
-            else:
-                text = w.text().strip()
-                try:
-                    value = json.loads(text if text.startswith(("[", "{")) or not text
-                                       else f"[{text}]")
-                except json.JSONDecodeError:
-                    raise ConfigError(f"{name}: cannot read {text!r}; write it as JSON, e.g. "
-                                      f"{json.dumps(default)}") from None
-                out[name] = value
-        return out
-
-    def widget(self, name: str) -> QWidget:
-        return self._widgets[name]
-
-
 # == the view ======================================================================================
 def _cell_text(v) -> str:
     if isinstance(v, (bool, np.bool_)):
@@ -237,13 +145,27 @@ class ExperimentView(QWidget):
         self.title = QLabel("<b>No experiment chosen</b>")
         self.title.setWordWrap(True)
         lay.addWidget(self.title)
-        top = QHBoxLayout()
+        body = QHBoxLayout()
+        lay.addLayout(body, 1)
+        # Left: the parameters (a form as tall as the study has fields, scrolled when taller
+        # than the view) over the buttons; right: the results keep the whole height.
+        side = QWidget()
+        side.setMinimumWidth(260)
+        side.setMaximumWidth(380)
+        side_lay = QVBoxLayout(side)
+        side_lay.setContentsMargins(0, 0, 0, 0)
         box = QGroupBox("Parameters")
         bl = QVBoxLayout(box)
-        self.form = ParamForm()
-        bl.addWidget(self.form)
-        top.addWidget(box, 1)
-        buttons = QVBoxLayout()
+        bl.setContentsMargins(2, 2, 2, 2)
+        self.form_area = QScrollArea()
+        self.form_area.setWidgetResizable(True)
+        self.form_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.form_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.form: ConfigForm | None = None  # one per experiment: the fields differ
+        self.form_area.setWidget(QWidget())
+        bl.addWidget(self.form_area)
+        side_lay.addWidget(box, 1)
+        buttons = QHBoxLayout()
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Run the experiment with these parameters (in the "
                                    "background; the window stays usable).")
@@ -256,22 +178,23 @@ class ExperimentView(QWidget):
         self.copy_button.clicked.connect(self.copy_tables)
         for b in (self.run_button, self.cancel_button, self.copy_button):
             buttons.addWidget(b)
-        buttons.addStretch(1)
-        top.addLayout(buttons)
-        lay.addLayout(top)
+        side_lay.addLayout(buttons)
+        body.addWidget(side)
+
+        results = QVBoxLayout()
+        body.addLayout(results, 1)
         self.progress = QProgressBar()
         self.progress.setRange(0, PROGRESS_STEPS)
         self.progress.hide()
-        lay.addWidget(self.progress)
-
+        results.addWidget(self.progress)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary.setObjectName("experiment_summary")
-        lay.addWidget(self.summary)
+        results.addWidget(self.summary)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
-        lay.addWidget(self.scroll, 1)
+        results.addWidget(self.scroll, 1)
         self._clear_results()
         self._set_running(False)
 
@@ -279,15 +202,14 @@ class ExperimentView(QWidget):
     def set_experiment(self, name: str, params: dict | None = None) -> bool:
         """Show experiment `name` with its defaults, overridden by `params` (ConfigError for an
         unknown experiment or parameter). False, and nothing changes, while one is running."""
-        from workbench.experiments.registry import get_experiment, resolve_params
-
         if self.running:
             return False
         info = get_experiment(name)
         values = resolve_params(name, params)
         self.name, self.result = name, None
         self.title.setText(f"<b>{info.title}</b>")
-        self.form.set_params(info.defaults, values)
+        self.form = ConfigForm(values)
+        self.form_area.setWidget(self.form)  # the previous form is deleted with it
         self._clear_results()
         self._set_running(False)
         return True
@@ -299,13 +221,10 @@ class ExperimentView(QWidget):
     # -- running -----------------------------------------------------------------------------------
     def run(self) -> bool:
         """Start the experiment with the form's values; False when it cannot start now."""
-        from workbench.experiments.registry import resolve_params
-        from workbench.core.errors import WorkbenchError
-
         if self.name is None or self.running:
             return False
         try:
-            params = resolve_params(self.name, self.form.values())
+            params = dataclasses.asdict(self.form.value())  # checked: a refusal names the field
         except WorkbenchError as e:
             self._on_failed(str(e))
             return False
@@ -387,7 +306,8 @@ class ExperimentView(QWidget):
         self.run_button.setEnabled(not running and self.name is not None)
         self.cancel_button.setEnabled(running)
         self.copy_button.setEnabled(not running and bool(self._tables))
-        self.form.setEnabled(not running)
+        if self.form is not None:
+            self.form.setEnabled(not running)
 
     # -- drawing -----------------------------------------------------------------------------------
     def _clear_results(self) -> None:
