@@ -27,6 +27,7 @@ from workbench.core.device import resolve_device
 from workbench.core.errors import ConfigError
 from workbench.engine.short_run import short_run
 from workbench.experiments.registry import Curve, Result, Table
+from workbench.models.gan import losses as L
 
 LOG2 = math.log(2.0)
 
@@ -170,8 +171,6 @@ def small_mlp(hidden: int, d_in: int = 2) -> nn.Module:
 
 def _bce(dr: torch.Tensor, df: torch.Tensor) -> torch.Tensor:
     """D's loss: mean −log D(real) + mean −log(1 − D(fake)), from logits."""
-    from workbench.models.gan import losses as L
-
     bce = L.LOSSES["minimax"]
     return (bce.d_loss(dr, torch.ones_like(dr.view(-1)))
             + bce.d_loss(df, torch.zeros_like(df.view(-1))))
@@ -213,8 +212,6 @@ def train_js_discriminator(theta: float, p: JsVsWassersteinParams, device, ctx,
 def train_w1_critic(theta: float, p: JsVsWassersteinParams, device, ctx,
                     span=(0.0, 1.0)) -> tuple[float, float]:
     """Train a WGAN-GP critic between P0 and Pθ; return (W1 estimate, dW1/dθ at that critic)."""
-    from workbench.models.gan import losses as L
-
     f = small_mlp(p.hidden).to(device)
     _fit_between_segments(f, lambda real, fake: (
         f(fake).mean() - f(real).mean() + L.gradient_penalty(f, real, fake, p.gp_weight)),
