@@ -92,11 +92,11 @@ def run_app(run_dir: Path | None = None, lesson: str | None = None) -> int:
     else:
         QTimer.singleShot(0, window.load_backend)
         if run_dir is not None:
-            window.backend_ready.connect(lambda: window.open_run(Path(run_dir)))
+            window.backend_ready.connect(lambda: window.session.open_run(Path(run_dir)))
         elif lesson is not None:
-            window.backend_ready.connect(lambda: window.open_lesson(lesson))
+            window.backend_ready.connect(lambda: window.lessons.open(lesson))
         else:  # the start page, on the first launch (and after, unless switched off)
-            window.backend_ready.connect(window.maybe_show_start_page)
+            window.backend_ready.connect(window.lessons.maybe_show_start_page)
 
     closing = asyncio.Event()
     app.aboutToQuit.connect(closing.set)

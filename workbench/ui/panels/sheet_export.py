@@ -23,14 +23,14 @@ KIND_NEEDS = {"samples": "sample", "reconstructions": "reconstruct", "traversal"
 
 
 class SheetExportDialog(QDialog):
-    """`source`: the window's weights snapshot dict ({"model", "config", "spec", "state",
-    "step"}, plus "run" and "dataset" when known) or a run directory. `saved(path)` is emitted
-    after a save."""
+    """`source`: the window's weights (a ui.state.Snapshot; `run`: the run directory they
+    belong to, if any) or a run directory. `saved(path)` is emitted after a save."""
 
     saved = Signal(object)
     rendered = Signal()  # a new preview is shown (tests wait on it)
 
-    def __init__(self, source, parent=None, default_dir: Path | None = None):
+    def __init__(self, source, parent=None, default_dir: Path | None = None,
+                 run: Path | None = None):
         super().__init__(parent)
         from workbench.core.errors import WorkbenchError
         from workbench.models.registry import get_model_info
@@ -42,17 +42,17 @@ class SheetExportDialog(QDialog):
             self._source, model_name = run, run.model_name
             self._dataset, self._run_path = run.meta["dataset"], run.path
             spec_kind = run.data_spec().kind
-        else:
-            self._source, model_name = source, source["model"]
-            self._run_path = Path(source["run"]) if source.get("run") else None
-            self._dataset = source.get("dataset")
+        else:  # the weights as reports.export takes them
+            self._source, model_name = source.sheet_source(run), source.model
+            self._run_path = Path(run) if run else None
+            self._dataset = source.dataset
             if self._run_path is not None and (self._run_path / "run.json").exists():
                 # the run's own record, exactly as the CLI reads it
                 try:
                     self._dataset = RunDir.open(self._run_path).meta["dataset"]
                 except WorkbenchError:  # a half-written run.json: keep the window's description
                     pass
-            spec_kind = source["spec"].kind
+            spec_kind = source.spec.kind
         info = get_model_info(model_name)
         caps = set(info.model_cls.class_capabilities())
         self.model_name = model_name
