@@ -4,6 +4,8 @@ pause/stop work, and no worker is left behind."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from PySide6.QtCore import Qt
@@ -291,3 +293,14 @@ def test_gan_training_shows_the_class_histogram(make_window, qtbot, monkeypatch,
     h = w.training_view.class_hist.histogram
     assert h.shape == (10,) and abs(h.sum() - 1) < 1e-6
     assert "Classes covered" in w.training_view.class_hist.caption.text()
+
+
+def test_the_window_paints_before_torch_loads():
+    """Nothing the window imports at start-up imports torch: it is loaded after the first paint
+    (MainWindow.load_backend)."""
+    code = ("import sys, workbench.ui.app, workbench.ui.main_window; "
+            "print(sorted(m for m in ('torch', 'safetensors') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
