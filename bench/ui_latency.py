@@ -65,9 +65,9 @@ def in_window(seconds: float, loop, app, workdir: Path, interact: bool = True,
     w.resize(1280, 820)
     w.show()
     w.load_backend_blocking()
-    w.select_model(MODEL)
-    w.train_form.set_config(TrainSettings(epochs=100_000, batch_size=BATCH, log_every=10,
-                                          sample_every_s=3.0))
+    w.state.select_model(MODEL)
+    w.setup.train_form.set_config(TrainSettings(epochs=100_000, batch_size=BATCH, log_every=10,
+                                                sample_every_s=3.0))
     ticks: list[float] = []
     steps: list[tuple[float, int]] = []
     timer = QTimer()
@@ -81,13 +81,13 @@ def in_window(seconds: float, loop, app, workdir: Path, interact: bool = True,
     def interact_once():  # resize and zoom, as a user would while watching
         k[0] += 1
         w.resize(1280 - 40 * (k[0] % 2), 820 - 30 * (k[0] % 2))
-        plot = next(iter(w.plots.plots.values()), None)
+        plot = next(iter(w.training_view.plots.plots.values()), None)
         if plot is not None:
             plot.getViewBox().scaleBy((0.9, 0.9) if k[0] % 2 else (1 / 0.9, 1 / 0.9))
 
     poke.timeout.connect(interact_once)
-    assert w.start_training()
-    w.thread.metrics.connect(lambda b: steps.append((time.perf_counter(), b[-1].step)))
+    assert w.session.start()
+    w.session.runner.metrics.connect(lambda b: steps.append((time.perf_counter(), b[-1].step)))
     if probe:
         timer.start()
     if interact:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -59,13 +60,14 @@ def test_conditional_probe_decodes_the_requested_label():
 def test_probe_from_snapshot_reuses_the_cached_model_and_loads_new_weights():
     torch.manual_seed(0)
     m = create_model("ae_mlp", MNIST, latent_dim=2)
-    snap = {"model": "ae_mlp", "config": m.config, "spec": MNIST,
-            "state": {k: v.numpy().copy() for k, v in m.state_dict().items()}}
+    snap = SimpleNamespace(model="ae_mlp", config=m.config, spec=MNIST,
+                           state={k: v.numpy().copy() for k, v in m.state_dict().items()})
     cache: dict = {}
     p1 = L.LatentProbe.from_snapshot(snap, cache)
     z = np.ones(2, np.float32)
     before = p1.decode(z)
-    snap2 = dict(snap, state={k: v * 0.5 for k, v in snap["state"].items()})
+    snap2 = SimpleNamespace(**{**vars(snap), "state": {k: v * 0.5
+                                                       for k, v in snap.state.items()}})
     p2 = L.LatentProbe.from_snapshot(snap2, cache)
     assert p2.model is p1.model  # same architecture: no rebuild
     assert not np.allclose(before, p2.decode(z))

@@ -60,11 +60,11 @@ def make_window(qtbot, qasync_loop, tmp_path, settings, monkeypatch):
     yield make
     leaked = []
     for w in made:
-        if w.thread is not None and w.thread.isRunning():
+        if w.session.runner is not None and w.session.runner.isRunning():
             leaked.append(w)
         w.close()  # stops and joins any training thread, and the GAN lab's worker
-        if w.gan_lab is not None and w.gan_lab.worker.isRunning():
-            leaked.append(w.gan_lab)
+        if w.panels.built("gan_lab") is not None and w.panels.built("gan_lab").worker.isRunning():
+            leaked.append(w.panels.built("gan_lab"))
     assert not leaked, f"a worker thread was still running at teardown: {leaked}"
     from PySide6.QtWidgets import QApplication
 

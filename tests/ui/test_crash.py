@@ -124,12 +124,12 @@ def test_a_run_started_from_the_window_is_logged(make_window, qtbot, log_file):
     from workbench.engine.trainer import TrainSettings
 
     w = make_window(in_process=True)
-    w.train_form.set_config(TrainSettings(steps=10, epochs=0, batch_size=64, log_every=2,
-                                          sample_every_s=0.0))
-    with qtbot.waitSignal(w.training_finished, timeout=60_000):
-        assert w.start_training()
-    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+    w.setup.train_form.set_config(TrainSettings(steps=10, epochs=0, batch_size=64, log_every=2,
+                                                sample_every_s=0.0))
+    with qtbot.waitSignal(w.session.training_finished, timeout=60_000):
+        assert w.session.start()
+    qtbot.waitUntil(lambda: w.session.runner is None, timeout=10_000)
     _flush()
     text = log_file.read_text(encoding="utf-8")
-    assert "training started: vae_mlp on " in text and str(w.run_dir) in text
+    assert "training started: vae_mlp on " in text and str(w.state.run_dir) in text
     assert "training completed at step 10" in text

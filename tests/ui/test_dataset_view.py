@@ -200,4 +200,4 @@ def test_dropping_a_folder_on_the_view(qtbot, tmp_path):
     f.write_bytes(b"x")
     mime2 = QMimeData()
     mime2.setUrls([QUrl.fromLocalFile(str(f))])
-    assert DatasetView._dropped_folder(mime2) is None  # a file is not a folder
+    assert DatasetView.dropped_folder(mime2) is None  # a file is not a folder

@@ -10,6 +10,7 @@ import torch
 from PySide6.QtCore import QPointF, Qt
 
 from workbench.engine.trainer import Trainer, TrainSettings
+from workbench.ui.state import Snapshot
 
 
 def _snapshot(model_name: str, steps: int = 60, **config):
@@ -24,9 +25,9 @@ def _snapshot(model_name: str, steps: int = 60, **config):
                                     checkpoint_every=0, device="cpu"), config=cfg)
     for _ in trainer.fit():
         pass
-    return {"model": model_name, "config": cfg, "spec": trainer.data.spec, "step": steps,
-            "state": {k: v.detach().cpu().numpy().copy()
-                      for k, v in trainer.model.state_dict().items()}}
+    return Snapshot(model_name, cfg, trainer.data.spec,
+                    {k: v.detach().cpu().numpy().copy()
+                     for k, v in trainer.model.state_dict().items()}, steps)
 
 
 @pytest.fixture(scope="module")
@@ -245,14 +246,14 @@ def test_traversal_rows_follow_kl_and_arithmetic_moves_with_strength(qtbot, sess
 
 def test_window_latent_tab_after_training(make_window, qtbot):
     w = make_window()
-    w.select_model("ae_mlp")
-    w.train_form.set_config(TrainSettings(steps=20, epochs=0, batch_size=64, log_every=5,
-                                          sample_every_s=0.0))
-    with qtbot.waitSignal(w.training_finished, timeout=60_000):
-        assert w.start_training()
-    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
-    assert w.snapshot is not None
-    w.center_tabs.setCurrentWidget(w.explorer)
-    qtbot.waitUntil(lambda: w.latent.encoded is not None, timeout=20_000)
-    assert w.explorer.scatter.currentIndex() == 1
-    assert len(w.explorer.sliders._sliders) == w.latent.probe.dim
+    w.state.select_model("ae_mlp")
+    w.setup.train_form.set_config(TrainSettings(steps=20, epochs=0, batch_size=64, log_every=5,
+                                                sample_every_s=0.0))
+    with qtbot.waitSignal(w.session.training_finished, timeout=60_000):
+        assert w.session.start()
+    qtbot.waitUntil(lambda: w.session.runner is None, timeout=10_000)
+    assert w.state.snapshot is not None
+    w.panels.setCurrentWidget(w.panels.panel("latent"))
+    qtbot.waitUntil(lambda: w.state.latent.encoded is not None, timeout=20_000)
+    assert w.panels.panel("latent").scatter.currentIndex() == 1
+    assert len(w.panels.panel("latent").sliders._sliders) == w.state.latent.probe.dim

@@ -4,6 +4,8 @@ pause/stop work, and no worker is left behind."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from PySide6.QtCore import Qt
@@ -12,126 +14,128 @@ from workbench.engine.trainer import TrainSettings
 
 
 def _short(window, steps=30, **kw):
-    window.train_form.set_config(TrainSettings(steps=steps, epochs=0, batch_size=64,
-                                               log_every=2, sample_every_s=0.0, **kw))
+    window.setup.train_form.set_config(TrainSettings(steps=steps, epochs=0, batch_size=64,
+                                                     log_every=2, sample_every_s=0.0, **kw))
 
 
 def test_window_lists_models_and_preselects_classic_vae(make_window):
     w = make_window()
-    names = [w.model_list.item(i).data(Qt.ItemDataRole.UserRole)
-             for i in range(w.model_list.count())]
+    names = [w.setup.model_list.item(i).data(Qt.ItemDataRole.UserRole)
+             for i in range(w.setup.model_list.count())]
     assert {"ae_mlp", "vae_mlp", "vae_conv"} <= set(names)
-    assert w.current_model == "vae_mlp"
-    assert w.dataset_combo.currentData() == "mnist5k"
-    item = w.model_list.currentItem()
+    assert w.state.model == "vae_mlp"
+    assert w.setup.dataset_combo.currentData() == "mnist5k"
+    item = w.setup.model_list.currentItem()
     assert "Kingma" in item.text()  # the one-line description is shown
-    form = w.model_form.value()
+    form = w.setup.model_form.value()
     assert form.hidden == (400,) and form.latent_dim == 20 and form.likelihood == "bce"
 
 
 def test_window_appears_before_backend(make_window):
     w = make_window(load_backend=False)
     assert w.isVisible()
-    assert not w.train_button.isEnabled()  # nothing to train until the models are loaded
+    assert not w.setup.train_button.isEnabled()  # nothing to train until the models are loaded
     w.load_backend_blocking()
-    assert w.train_button.isEnabled()
+    assert w.setup.train_button.isEnabled()
 
 
 def test_train_from_window_curves_and_grids(make_window, qtbot, tmp_path):
     w = make_window()
     _short(w, steps=30)
-    with qtbot.waitSignal(w.training_finished, timeout=60_000) as blocker:
-        assert w.start_training()
-        assert not w.train_button.isEnabled() and w.stop_button.isEnabled()
+    with qtbot.waitSignal(w.session.training_finished, timeout=60_000) as blocker:
+        assert w.session.start()
+        assert not w.setup.train_button.isEnabled() and w.setup.stop_button.isEnabled()
     ev = blocker.args[0]
     assert ev.reason == "completed" and ev.step == 30
-    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
-    w.plots.redraw()
-    assert w.plots.point_count("train") == 4 * 15  # loss, recon, kl, elbo every 2 steps
-    assert w.plots.point_count("val") == 5  # the same and iwae, once
-    xs, ys = w.plots.series[("train", "loss")].curve.getData()
+    qtbot.waitUntil(lambda: w.session.runner is None, timeout=10_000)
+    view = w.training_view
+    view.plots.redraw()
+    assert view.plots.point_count("train") == 4 * 15  # loss, recon, kl, elbo every 2 steps
+    assert view.plots.point_count("val") == 5  # the same and iwae, once
+    xs, ys = view.plots.series[("train", "loss")].curve.getData()
     assert len(xs) == 15 and xs[-1] == 30 and ys[-1] < ys[0]
-    assert w.samples_view.array is not None and w.recon_view.array is not None
-    assert w.run_dir.parent == tmp_path / "runs"
-    assert (w.run_dir / "run.json").exists()
-    assert json.loads((w.run_dir / "run.json").read_text())["model"] == "vae_mlp"
-    assert w.train_button.isEnabled() and not w.stop_button.isEnabled()
+    assert view.samples_view.array is not None and view.recon_view.array is not None
+    assert w.state.run_dir.parent == tmp_path / "runs"
+    assert (w.state.run_dir / "run.json").exists()
+    assert json.loads((w.state.run_dir / "run.json").read_text())["model"] == "vae_mlp"
+    assert w.setup.train_button.isEnabled() and not w.setup.stop_button.isEnabled()
 
 
 def test_pause_resume_and_stop(make_window, qtbot):
     w = make_window()
     _short(w, steps=100_000)
-    assert w.start_training()
-    qtbot.waitUntil(lambda: w.plots.point_count("train") > 0, timeout=30_000)
-    w.toggle_pause()
-    assert w.thread.paused and w.pause_button.text() == "Resume"
+    assert w.session.start()
+    qtbot.waitUntil(lambda: w.training_view.plots.point_count("train") > 0, timeout=30_000)
+    w.session.toggle_pause()
+    assert w.session.runner.paused and w.setup.pause_button.text() == "Resume"
     qtbot.wait(300)
-    w.plots.redraw()
-    n = w.plots.point_count("train")
+    plots = w.training_view.plots
+    plots.redraw()
+    n = plots.point_count("train")
     qtbot.wait(400)
-    w.plots.redraw()
-    assert w.plots.point_count("train") <= n + 3  # at most one in-flight batch after pausing
-    w.toggle_pause()
-    assert not w.thread.paused
-    with qtbot.waitSignal(w.training_finished, timeout=30_000) as blocker:
-        w.stop_training()
+    plots.redraw()
+    assert plots.point_count("train") <= n + 3  # at most one in-flight batch after pausing
+    w.session.toggle_pause()
+    assert not w.session.runner.paused
+    with qtbot.waitSignal(w.session.training_finished, timeout=30_000) as blocker:
+        w.session.stop()
     assert blocker.args[0].reason == "stopped"
-    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
-    ckpts = list((w.run_dir / "checkpoints").glob("*.safetensors"))
+    qtbot.waitUntil(lambda: w.session.runner is None, timeout=10_000)
+    ckpts = list((w.state.run_dir / "checkpoints").glob("*.safetensors"))
     assert ckpts, "stopping must save a checkpoint"
 
 
 def test_stop_while_paused(make_window, qtbot):
     w = make_window()
     _short(w, steps=100_000)
-    w.start_training()
-    qtbot.waitUntil(lambda: w.plots.point_count("train") > 0, timeout=30_000)
-    w.toggle_pause()
-    with qtbot.waitSignal(w.training_finished, timeout=30_000):
-        w.stop_training()
-    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+    w.session.start()
+    qtbot.waitUntil(lambda: w.training_view.plots.point_count("train") > 0, timeout=30_000)
+    w.session.toggle_pause()
+    with qtbot.waitSignal(w.session.training_finished, timeout=30_000):
+        w.session.stop()
+    qtbot.waitUntil(lambda: w.session.runner is None, timeout=10_000)
 
 
 def test_close_while_training_joins_thread(make_window, qtbot):
     w = make_window()
     _short(w, steps=100_000)
-    w.start_training()
-    qtbot.waitUntil(lambda: w.plots.point_count("train") > 0, timeout=30_000)
-    thread = w.thread
+    w.session.start()
+    qtbot.waitUntil(lambda: w.training_view.plots.point_count("train") > 0, timeout=30_000)
+    thread = w.session.runner
     w.close()
     assert not thread.isRunning()
 
 
 def test_changed_hyperparameter_and_other_model(make_window, qtbot):
     w = make_window()
-    w.model_form.widget("latent_dim").setValue(2)
-    w.model_form.widget("beta").setValue(4.0)
-    w.select_model("ae_mlp")
-    assert w.current_model == "ae_mlp"
+    w.setup.model_form.widget("latent_dim").setValue(2)
+    w.setup.model_form.widget("beta").setValue(4.0)
+    w.state.select_model("ae_mlp")
+    assert w.state.model == "ae_mlp"
     _short(w, steps=6)
-    with qtbot.waitSignal(w.training_finished, timeout=60_000) as blocker:
-        w.start_training()
+    with qtbot.waitSignal(w.session.training_finished, timeout=60_000) as blocker:
+        w.session.start()
     assert blocker.args[0].reason == "completed"
-    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
-    assert json.loads((w.run_dir / "run.json").read_text())["model"] == "ae_mlp"
-    assert set(w.plots.plots) == {"Reconstruction loss"}
-    w.select_model("vae_mlp")  # the edited VAE config was remembered
-    cfg = w.model_form.value()
+    qtbot.waitUntil(lambda: w.session.runner is None, timeout=10_000)
+    assert json.loads((w.state.run_dir / "run.json").read_text())["model"] == "ae_mlp"
+    assert set(w.training_view.plots.plots) == {"Reconstruction loss"}
+    w.state.select_model("vae_mlp")  # the edited VAE config was remembered
+    cfg = w.setup.model_form.value()
     assert cfg.latent_dim == 2 and cfg.beta == 4.0
     _short(w, steps=6)
-    with qtbot.waitSignal(w.training_finished, timeout=60_000):
-        w.start_training()
-    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
-    assert json.loads((w.run_dir / "run.json").read_text())["config"]["latent_dim"] == 2
+    with qtbot.waitSignal(w.session.training_finished, timeout=60_000):
+        w.session.start()
+    qtbot.waitUntil(lambda: w.session.runner is None, timeout=10_000)
+    assert json.loads((w.state.run_dir / "run.json").read_text())["config"]["latent_dim"] == 2
 
 
 def test_invalid_form_value_is_refused(make_window, message_boxes):
     w = make_window()
-    w.model_form.widget("hidden").setText("0,100")  # a zero-width layer: refused, with a message
+    w.setup.model_form.widget("hidden").setText("0,100")  # a zero-width layer: refused, said why
     _short(w, steps=4)
-    assert not w.start_training()
+    assert not w.session.start()
     assert message_boxes and "hidden" in message_boxes[0][1]
-    assert w.thread is None
+    assert w.session.runner is None
 
 
 def test_divergence_is_reported(make_window, qtbot, monkeypatch, message_boxes):
@@ -147,37 +151,37 @@ def test_divergence_is_reported(make_window, qtbot, monkeypatch, message_boxes):
 
     monkeypatch.setattr(AutoEncoder, "train_step", exploding_step)
     w = make_window(in_process=False)  # the patch lives in this process
-    w.select_model("ae_mlp")
+    w.state.select_model("ae_mlp")
     _short(w, steps=200)
-    with qtbot.waitSignal(w.training_finished, timeout=60_000) as blocker:
-        w.start_training()
+    with qtbot.waitSignal(w.session.training_finished, timeout=60_000) as blocker:
+        w.session.start()
     ev = blocker.args[0]
     assert ev.reason == "diverged" and ev.step == 5
     assert message_boxes and "diverged" in message_boxes[0][1] and "step 6" in message_boxes[0][1]
-    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+    qtbot.waitUntil(lambda: w.session.runner is None, timeout=10_000)
 
 
 def test_settings_remembered(make_window, settings, qtbot):
     w = make_window()
-    w.select_model("vae_conv")
-    w.train_form.widget("batch_size").setValue(32)
+    w.state.select_model("vae_conv")
+    w.setup.train_form.widget("batch_size").setValue(32)
     w.close()
     w2 = make_window()
-    assert w2.current_model == "vae_conv"
-    assert w2.train_form.value().batch_size == 32
+    assert w2.state.model == "vae_conv"
+    assert w2.setup.train_form.value().batch_size == 32
 
 
 def test_resample_from_snapshot_uses_qasync_job(make_window, qtbot):
     w = make_window()
     _short(w, steps=10)
-    with qtbot.waitSignal(w.training_finished, timeout=60_000):
-        w.start_training()
-    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
-    assert w.snapshot is not None and w.act_resample.isEnabled()
-    before = w.samples_view.array.copy()
-    w.resample()
-    qtbot.waitUntil(lambda: not w.decode_jobs.busy, timeout=10_000)
-    after = w.samples_view.array
+    with qtbot.waitSignal(w.session.training_finished, timeout=60_000):
+        w.session.start()
+    qtbot.waitUntil(lambda: w.session.runner is None, timeout=10_000)
+    assert w.state.snapshot is not None and w.act_resample.isEnabled()
+    before = w.training_view.samples_view.array.copy()
+    w.training_view.resample()
+    qtbot.waitUntil(lambda: not w.training_view.decode_jobs.busy, timeout=10_000)
+    after = w.training_view.samples_view.array
     assert after.shape == before.shape and (after != before).any()
 
 
@@ -188,25 +192,26 @@ def test_open_run_shows_curves_and_continue(make_window, qtbot, tmp_path):
     assert main(["train", "vae_mlp", "--dataset", "mnist5k", "--steps", "20", "--out",
                  str(run), "--batch-size", "64"]) == 0
     w = make_window()
-    assert w.open_run(run)
-    assert w.current_model == "vae_mlp"
-    w.plots.redraw()
-    assert w.plots.point_count("train") > 0 and w.plots.point_count("val") > 0
-    qtbot.waitUntil(lambda: w.samples_view.array is not None, timeout=10_000)
+    assert w.session.open_run(run)
+    assert w.state.model == "vae_mlp"
+    view = w.training_view
+    view.plots.redraw()
+    assert view.plots.point_count("train") > 0 and view.plots.point_count("val") > 0
+    qtbot.waitUntil(lambda: view.samples_view.array is not None, timeout=10_000)
     # no training grids in an opened run: held-out images and their copies are decoded once
-    assert w.recon_view.array is not None
+    assert view.recon_view.array is not None
     assert w.act_continue.isEnabled()
-    w.train_form.set_config(TrainSettings(steps=30, epochs=0, batch_size=64, log_every=5,
-                                          sample_every_s=0.0))
-    with qtbot.waitSignal(w.training_finished, timeout=60_000) as blocker:
-        w.continue_run()
+    w.setup.train_form.set_config(TrainSettings(steps=30, epochs=0, batch_size=64, log_every=5,
+                                                sample_every_s=0.0))
+    with qtbot.waitSignal(w.session.training_finished, timeout=60_000) as blocker:
+        w.session.continue_run()
     assert blocker.args[0].step == 30
-    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+    qtbot.waitUntil(lambda: w.session.runner is None, timeout=10_000)
 
 
 def test_open_bad_run_dir_gives_message(make_window, tmp_path, message_boxes):
     w = make_window()
-    assert not w.open_run(tmp_path / "nope")
+    assert not w.session.open_run(tmp_path / "nope")
     assert message_boxes and "not a run directory" in message_boxes[0][1]
 
 
@@ -216,54 +221,56 @@ def test_both_runners_train_and_stop(make_window, qtbot, in_process):
 
     w = make_window(in_process=in_process)
     _short(w, steps=100_000)
-    assert w.start_training()
-    assert isinstance(w.thread, TrainingProcess if in_process else TrainingThread)
-    qtbot.waitUntil(lambda: w.plots.point_count("train") > 0, timeout=60_000)
-    with qtbot.waitSignal(w.training_finished, timeout=30_000) as blocker:
-        w.stop_training()
+    assert w.session.start()
+    assert isinstance(w.session.runner, TrainingProcess if in_process else TrainingThread)
+    qtbot.waitUntil(lambda: w.training_view.plots.point_count("train") > 0, timeout=60_000)
+    with qtbot.waitSignal(w.session.training_finished, timeout=30_000) as blocker:
+        w.session.stop()
     assert blocker.args[0].reason == "stopped"
-    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
-    assert list((w.run_dir / "checkpoints").glob("*.state.pt"))
+    qtbot.waitUntil(lambda: w.session.runner is None, timeout=10_000)
+    assert list((w.state.run_dir / "checkpoints").glob("*.state.pt"))
 
 
 def test_crash_of_training_process_leaves_window_up(make_window, qtbot, message_boxes):
     w = make_window(in_process=True)
     _short(w, steps=100_000)
-    w.start_training()
-    qtbot.waitUntil(lambda: w.plots.point_count("train") > 0, timeout=60_000)
-    with qtbot.waitSignal(w.training_finished, timeout=30_000) as blocker:
-        w.thread.process.kill()  # as if a kernel segfaulted or the OOM killer struck
+    w.session.start()
+    qtbot.waitUntil(lambda: w.training_view.plots.point_count("train") > 0, timeout=60_000)
+    with qtbot.waitSignal(w.session.training_finished, timeout=30_000) as blocker:
+        w.session.runner.process.kill()  # as if a kernel segfaulted or the OOM killer struck
     assert blocker.args[0] is None
     assert message_boxes and "ended unexpectedly" in message_boxes[-1][1]
-    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
-    assert w.isVisible() and w.train_button.isEnabled()
+    qtbot.waitUntil(lambda: w.session.runner is None, timeout=10_000)
+    assert w.isVisible() and w.setup.train_button.isEnabled()
     _short(w, steps=4)  # and the next run works
-    with qtbot.waitSignal(w.training_finished, timeout=60_000) as blocker:
-        w.start_training()
+    with qtbot.waitSignal(w.session.training_finished, timeout=60_000) as blocker:
+        w.session.start()
     assert blocker.args[0].reason == "completed"
-    qtbot.waitUntil(lambda: w.thread is None, timeout=10_000)
+    qtbot.waitUntil(lambda: w.session.runner is None, timeout=10_000)
 
 
 def test_empty_views_say_what_a_model_lacks(make_window):
     w = make_window()
-    w.select_model("ae_mlp")
-    assert "no prior" in w.samples_view.text()
-    assert "held-out" in w.recon_view.text()
-    w.select_model("vae_mlp")
-    assert "Samples from the prior" in w.samples_view.text()
+    w.state.select_model("ae_mlp")
+    assert "no prior" in w.training_view.samples_view.text()
+    assert "held-out" in w.training_view.recon_view.text()
+    w.state.select_model("vae_mlp")
+    assert "Samples from the prior" in w.training_view.samples_view.text()
 
 
 def test_gan_lab_and_dirac_tabs_are_built_on_first_view_and_stopped_on_close(make_window, qtbot):
     w = make_window()
-    assert w.gan_lab is None and w.dirac is None  # nothing started before it is looked at
-    w.center_tabs.setCurrentWidget(w.lab_page)
-    assert w.gan_lab is not None and w.gan_lab.worker.isRunning()
-    w.gan_lab.step_both(3)
-    qtbot.waitUntil(lambda: w.gan_lab.last_state["step"] >= 3, timeout=20_000)
-    w.center_tabs.setCurrentWidget(w.dirac_page)
-    assert w.dirac is not None
+    # nothing started before it is looked at
+    assert w.panels.built("gan_lab") is None and w.panels.built("dirac") is None
+    w.panels.setCurrentWidget(w.panels.page("gan_lab"))
+    lab = w.panels.built("gan_lab")
+    assert lab is not None and lab.worker.isRunning()
+    lab.step_both(3)
+    qtbot.waitUntil(lambda: lab.last_state["step"] >= 3, timeout=20_000)
+    w.panels.setCurrentWidget(w.panels.page("dirac"))
+    assert w.panels.built("dirac") is not None
     w.close()
-    assert not w.gan_lab.worker.isRunning()
+    assert not lab.worker.isRunning()
 
 
 def test_gan_training_shows_the_class_histogram(make_window, qtbot, monkeypatch, tmp_path):
@@ -273,16 +280,27 @@ def test_gan_training_shows_the_class_histogram(make_window, qtbot, monkeypatch,
     monkeypatch.setattr(M, "digit_classifier", lambda data, **kw: real(
         data, epochs=1, n_train=600, cache=tmp_path / "cache"))
     w = make_window()
-    w.select_model("gan_mlp")
-    assert w.grid_boxes["Classes of the samples"].isVisible()
-    assert not w.grid_boxes["Reconstructions"].isVisible()
-    w._hist_time = -1e9
-    w.train_form.set_config(TrainSettings(steps=400, epochs=0, batch_size=64, log_every=10,
-                                          sample_every_s=0.5))
-    assert w.start_training()
-    qtbot.waitUntil(lambda: w.class_hist.histogram is not None, timeout=120_000)
-    w.stop_training()
-    qtbot.waitUntil(lambda: w.thread is None, timeout=30_000)
-    h = w.class_hist.histogram
+    w.state.select_model("gan_mlp")
+    assert w.training_view.grid_boxes["Classes of the samples"].isVisible()
+    assert not w.training_view.grid_boxes["Reconstructions"].isVisible()
+    w.training_view._hist_time = -1e9
+    w.setup.train_form.set_config(TrainSettings(steps=400, epochs=0, batch_size=64, log_every=10,
+                                                sample_every_s=0.5))
+    assert w.session.start()
+    qtbot.waitUntil(lambda: w.training_view.class_hist.histogram is not None, timeout=120_000)
+    w.session.stop()
+    qtbot.waitUntil(lambda: w.session.runner is None, timeout=30_000)
+    h = w.training_view.class_hist.histogram
     assert h.shape == (10,) and abs(h.sum() - 1) < 1e-6
-    assert "Classes covered" in w.class_hist.caption.text()
+    assert "Classes covered" in w.training_view.class_hist.caption.text()
+
+
+def test_the_window_paints_before_torch_loads():
+    """Nothing the window imports at start-up imports torch: it is loaded after the first paint
+    (MainWindow.load_backend)."""
+    code = ("import sys, workbench.ui.app, workbench.ui.main_window; "
+            "print(sorted(m for m in ('torch', 'safetensors') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from workbench.engine.trainer import Trainer, TrainSettings
+from workbench.ui.state import Snapshot
 
 
 def _snapshot(model_name: str, steps: int = 30, run_dir=None, **config):
@@ -23,9 +24,9 @@ def _snapshot(model_name: str, steps: int = 30, run_dir=None, **config):
                       run_dir=run_dir)
     for _ in trainer.fit():
         pass
-    return {"model": model_name, "config": cfg, "spec": trainer.data.spec, "step": steps,
-            "state": {k: v.detach().cpu().numpy().copy()
-                      for k, v in trainer.model.state_dict().items()}}
+    return Snapshot(model_name, cfg, trainer.data.spec,
+                    {k: v.detach().cpu().numpy().copy()
+                     for k, v in trainer.model.state_dict().items()}, steps)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -217,29 +218,31 @@ def test_denoising_says_what_a_gan_lacks(qtbot, denoise_view, gan_snapshot):
 # == in the window ====================================================================================
 def test_window_tabs_build_on_first_view_and_follow_an_opened_run(qtbot, make_window, ae_run):
     w = make_window()
-    titles = [w.center_tabs.tabText(i).replace("&&", "&") for i in range(w.center_tabs.count())]
-    assert w.metrics_panel is None and w.anomaly_panel is None
-    w.center_tabs.setCurrentIndex(titles.index("Metrics"))
-    assert w.metrics_panel is not None
-    assert w.analysis_source()["snapshot"] is None
-    assert w.open_run(ae_run[0])
-    src = w.analysis_source()
-    assert src["snapshot"]["model"] == "ae_mlp" and src["dataset"]["name"] == "mnist5k"
-    w.metrics_panel.samples.setValue(0)
-    assert w.metrics_panel.evaluate_current()
-    qtbot.waitUntil(lambda: w.metrics_panel.idle, timeout=60_000)
-    assert w.metrics_panel.cell("reconstruction.mse", "current") is not None
-    w.center_tabs.setCurrentIndex(titles.index("Anomaly & denoising"))
-    assert w.anomaly_panel is not None
-    w.anomaly_panel.tabs.setCurrentIndex(1)  # denoising: decodes the opened run's weights
-    qtbot.waitUntil(lambda: w.anomaly_panel.denoising.errors is not None, timeout=30_000)
+    titles = [w.panels.tabText(i).replace("&&", "&") for i in range(w.panels.count())]
+    assert w.panels.built("metrics") is None and w.panels.built("anomaly") is None
+    w.panels.setCurrentIndex(titles.index("Metrics"))
+    metrics = w.panels.built("metrics")
+    assert metrics is not None
+    assert w.state.analysis_source()["snapshot"] is None
+    assert w.session.open_run(ae_run[0])
+    src = w.state.analysis_source()
+    assert src["snapshot"].model == "ae_mlp" and src["dataset"]["name"] == "mnist5k"
+    metrics.samples.setValue(0)
+    assert metrics.evaluate_current()
+    qtbot.waitUntil(lambda: metrics.idle, timeout=60_000)
+    assert metrics.cell("reconstruction.mse", "current") is not None
+    w.panels.setCurrentIndex(titles.index("Anomaly & denoising"))
+    anomaly = w.panels.built("anomaly")
+    assert anomaly is not None
+    anomaly.tabs.setCurrentIndex(1)  # denoising: decodes the opened run's weights
+    qtbot.waitUntil(lambda: anomaly.denoising.errors is not None, timeout=30_000)
 
 
 def test_closing_the_window_stops_a_running_experiment(qtbot, make_window):
     w = make_window()
-    titles = [w.center_tabs.tabText(i).replace("&&", "&") for i in range(w.center_tabs.count())]
-    w.center_tabs.setCurrentIndex(titles.index("Anomaly & denoising"))
-    v = w.anomaly_panel.anomaly
+    titles = [w.panels.tabText(i).replace("&&", "&") for i in range(w.panels.count())]
+    w.panels.setCurrentIndex(titles.index("Anomaly & denoising"))
+    v = w.panels.built("anomaly").anomaly
     v.model_combo.setCurrentText("ae_linear")
     v.steps.setValue(1_000_000)
     v.run_experiment()

@@ -164,16 +164,16 @@ def test_window_runs_dock_opens_and_changes_workspace(make_window, ws, tmp_path,
     w = make_window()
     names = [a.text() for a in w.menuBar().actions()[2].menu().actions()]  # View
     assert "Runs" in names
-    w.runs_dock.toggleViewAction().trigger()
-    assert w.runs_dock.isVisible()
-    w.runs_panel.set_workspace(ws)
-    assert w.workspace == ws and settings.value("workspace") == str(ws)
-    w.runs_panel.select(["beta"])
-    w.runs_panel.actions["Open"].trigger()
-    assert w.opened_run == ws / "beta" and w.current_model == "ae_mlp"
-    assert w.model_form.value().hidden == (16,)
+    w.runs.toggleViewAction().trigger()
+    assert w.runs.isVisible()
+    w.runs.panel.set_workspace(ws)
+    assert w.state.workspace == ws and settings.value("workspace") == str(ws)
+    w.runs.panel.select(["beta"])
+    w.runs.panel.actions["Open"].trigger()
+    assert w.state.opened_run == ws / "beta" and w.state.model == "ae_mlp"
+    assert w.setup.model_form.value().hidden == (16,)
     from workbench.core.paths import new_run_dir
-    assert new_run_dir("x", w.workspace).parent == ws
+    assert new_run_dir("x", w.state.workspace).parent == ws
 
 
 def test_window_save_and_open_recipe(make_window, tmp_path):
@@ -181,11 +181,11 @@ def test_window_save_and_open_recipe(make_window, tmp_path):
     from workbench.engine.recipes import load_recipe
 
     w = make_window()
-    w.select_model("vae_mlp")
-    w.model_form.set_config(C.replace(w.model_form.value(), latent_dim=3))
-    w.train_form.set_config(C.replace(w.train_form.value(), seed=42, steps=77, epochs=0,
-                                      batch_size=32))
-    assert w.save_recipe(tmp_path / "e.toml")
+    w.state.select_model("vae_mlp")
+    w.setup.model_form.set_config(C.replace(w.setup.model_form.value(), latent_dim=3))
+    form = w.setup.train_form
+    form.set_config(C.replace(form.value(), seed=42, steps=77, epochs=0, batch_size=32))
+    assert w.runs.save_recipe(tmp_path / "e.toml")
     exp = load_recipe(tmp_path / "e.toml")
     assert exp.model == "vae_mlp" and exp.dataset == "mnist5k"
     assert exp.config["latent_dim"] == 3
@@ -194,21 +194,21 @@ def test_window_save_and_open_recipe(make_window, tmp_path):
     (tmp_path / "other.json").write_text(json.dumps({
         "model": "ae_mlp", "dataset": "mnist5k", "seed": 9, "steps": 12, "batch_size": 24,
         "config": {"latent_dim": 5, "hidden": [48]}, "train": {"log_every": 3}}))
-    assert w.open_recipe(tmp_path / "other.json")
-    assert w.current_model == "ae_mlp"
-    cfg, s = w.model_form.value(), w.train_form.value()
+    assert w.runs.open_recipe(tmp_path / "other.json")
+    assert w.state.model == "ae_mlp"
+    cfg, s = w.setup.model_form.value(), w.setup.train_form.value()
     assert cfg.latent_dim == 5 and cfg.hidden == (48,)
     assert (s.seed, s.steps, s.epochs, s.batch_size, s.log_every) == (9, 12, 0, 24, 3)
-    assert w.dataset_combo.currentData() == "mnist5k"
+    assert w.setup.dataset_combo.currentData() == "mnist5k"
 
 
 def test_window_open_recipe_errors(make_window, tmp_path, message_boxes):
     w = make_window()
     (tmp_path / "bad.toml").write_text('model = "ae_mlp"\ndataset = "mnist5k"\n[config]\nzz = 1\n')
-    before = w.current_model
-    assert not w.open_recipe(tmp_path / "bad.toml")
+    before = w.state.model
+    assert not w.runs.open_recipe(tmp_path / "bad.toml")
     assert message_boxes[-1][0] == "warning" and "'zz'" in message_boxes[-1][1]
-    assert w.current_model == before
+    assert w.state.model == before
 
 
 def test_window_resume_from_the_panel(make_window, ws, qtbot):
@@ -216,12 +216,12 @@ def test_window_resume_from_the_panel(make_window, ws, qtbot):
     from workbench.engine.workspace import read_run
 
     w = make_window(in_process=False)
-    w.runs_dock.show()  # a hidden Runs dock does not refresh until shown
-    w.runs_panel.set_workspace(ws)
-    w.runs_panel.select(["alpha"])
-    w.train_form.set_config(C.replace(w.train_form.value(), steps=12, epochs=0))
-    with qtbot.waitSignal(w.training_finished, timeout=60000):
-        w.runs_panel.actions["Resume"].trigger()
+    w.runs.show()  # a hidden Runs dock does not refresh until shown
+    w.runs.panel.set_workspace(ws)
+    w.runs.panel.select(["alpha"])
+    w.setup.train_form.set_config(C.replace(w.setup.train_form.value(), steps=12, epochs=0))
+    with qtbot.waitSignal(w.session.training_finished, timeout=60000):
+        w.runs.panel.actions["Resume"].trigger()
     info = read_run(ws / "alpha")
     assert (info.status, info.step, info.checkpoint_step) == ("finished", 12, 12)
-    qtbot.waitUntil(lambda: rows(w.runs_panel)["alpha"][3] == "12 / 12", timeout=5000)
+    qtbot.waitUntil(lambda: rows(w.runs.panel)["alpha"][3] == "12 / 12", timeout=5000)

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from workbench.cli import main
+from workbench.ui.state import Snapshot
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +31,14 @@ def _snapshot(run_dir):
 
     run = RunDir.open(run_dir)
     ck = run.checkpoints()[-1]
-    return {"model": run.model_name, "config": run.config(), "spec": run.data_spec(),
-            "state": load_file(str(ck.weights)), "step": ck.step, "run": run_dir,
-            "dataset": run.meta["dataset"]}
+    return Snapshot(run.model_name, run.config(), run.data_spec(), load_file(str(ck.weights)),
+                    ck.step, run.meta["dataset"])
 
 
-def _dialog(qtbot, source):
+def _dialog(qtbot, source, run=None):
     from workbench.ui.panels.sheet_export import SheetExportDialog
 
-    d = SheetExportDialog(source)
+    d = SheetExportDialog(source, run=run)
     qtbot.addWidget(d)
     with qtbot.waitSignal(d.rendered, timeout=20000):
         d.show()
@@ -53,7 +53,7 @@ def _rerender(qtbot, d, change):
 
 def test_preview_follows_rows_and_cols_and_save_writes_provenance(qtbot, qasync_loop, vae_run,
                                                                    tmp_path, capsys):
-    d = _dialog(qtbot, _snapshot(vae_run))
+    d = _dialog(qtbot, _snapshot(vae_run), run=vae_run)
     assert "Cannot" not in d.info.text(), d.info.text()
     h0, w0 = d.array.shape[:2]
     assert (h0, w0) == (8 * 30 + 2, 8 * 30 + 2)  # 28-px digits, 2-px padding
@@ -107,13 +107,11 @@ def test_autoencoder_has_no_samples_kind(qtbot, qasync_loop):
     from workbench.data import DataSpec
     from workbench.ui.panels.sheet_export import SheetExportDialog
 
-    snap = {"model": "ae_mlp", "config": get_config("ae_mlp"), "spec": DataSpec.mnist(),
-            "state": {}, "step": 0}
     from workbench.models.registry import create_model
 
-    snap["state"] = {k: v.numpy() for k, v in create_model("ae_mlp").state_dict().items()}
-    snap["dataset"] = "mnist5k"
-    d = SheetExportDialog(snap)
+    state = {k: v.numpy() for k, v in create_model("ae_mlp").state_dict().items()}
+    d = SheetExportDialog(Snapshot("ae_mlp", get_config("ae_mlp"), DataSpec.mnist(), state, 0,
+                                   "mnist5k"))
     qtbot.addWidget(d)
     assert not d.kind.model().item(d.kind.findData("samples")).isEnabled()
     assert d.kind.currentData() == "reconstructions"
@@ -128,7 +126,7 @@ def test_window_export_sheet_from_opened_run(make_window, qtbot, vae_run, tmp_pa
     w = make_window()
     w.export_sheet()  # no weights yet: a plain message, no dialog
     assert message_boxes and "no weights" in message_boxes[-1][1]
-    assert w.open_run(vae_run)
+    assert w.session.open_run(vae_run)
     w.export_sheet()
     d = w.sheet_dialog
     qtbot.waitUntil(lambda: d.array is not None, timeout=20000)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from workbench.core.tasks import Cancelled
+from workbench.models.registry import create_model
 
 ProgressFn = Callable[[int, int], None]
 
@@ -42,20 +43,19 @@ class LatentProbe:
         self.has_posterior = callable(getattr(model, "encode_dist", None))
 
     @classmethod
-    def from_snapshot(cls, snap: dict, cache: dict | None = None) -> "LatentProbe":
-        """Build (or reuse from `cache`) the model of a weights snapshot {"model", "config",
-        "spec", "state"} and load the weights into it."""
-        from workbench.models.registry import create_model
-
-        key = (snap["model"], repr(snap["config"]), snap["spec"])
+    def from_snapshot(cls, snap, cache: dict | None = None) -> "LatentProbe":
+        """Build (or reuse from `cache`) the model of a weights snapshot and load the weights
+        into it. `snap` is anything with `.model` (the registered name), `.config`, `.spec` and
+        `.state` (parameter name -> tensor or array), such as the window's ui.state.Snapshot."""
+        key = (snap.model, repr(snap.config), snap.spec)
         model = cache.get(key) if cache is not None else None
         if model is None:
-            model = create_model(snap["model"], data=snap["spec"], config=snap["config"])
+            model = create_model(snap.model, data=snap.spec, config=snap.config)
             if cache is not None:
                 cache.clear()
                 cache[key] = model
-        model.load_state_dict({k: torch.as_tensor(v) for k, v in snap["state"].items()})
-        return cls(model, snap["model"])
+        model.load_state_dict({k: torch.as_tensor(v) for k, v in snap.state.items()})
+        return cls(model, snap.model)
 
     def _labels(self, y, n: int):
         if not self.conditional:

@@ -1,6 +1,9 @@
 """Application start-up. The window is shown before torch is imported (torch takes seconds);
 the models load in a worker thread right after the first paint. qasync runs asyncio on Qt's
-event loop, for short background jobs (decoding a grid, exporting) with "latest request wins"."""
+event loop, for short background jobs (decoding a grid, exporting) with "latest request wins".
+
+Qt-free at module level on purpose: packaging reads the constants below without a display
+(tests/test_packaging.py), and `genworkbench gui` imports this module only when it starts."""
 
 from __future__ import annotations
 
@@ -92,11 +95,11 @@ def run_app(run_dir: Path | None = None, lesson: str | None = None) -> int:
     else:
         QTimer.singleShot(0, window.load_backend)
         if run_dir is not None:
-            window.backend_ready.connect(lambda: window.open_run(Path(run_dir)))
+            window.backend_ready.connect(lambda: window.session.open_run(Path(run_dir)))
         elif lesson is not None:
-            window.backend_ready.connect(lambda: window.open_lesson(lesson))
+            window.backend_ready.connect(lambda: window.lessons.open(lesson))
         else:  # the start page, on the first launch (and after, unless switched off)
-            window.backend_ready.connect(window.maybe_show_start_page)
+            window.backend_ready.connect(window.lessons.maybe_show_start_page)
 
     closing = asyncio.Event()
     app.aboutToQuit.connect(closing.set)

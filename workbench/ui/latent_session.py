@@ -57,7 +57,7 @@ class LatentSession(QObject):
         self.selection = np.zeros(0, np.int64)
 
     # -- inputs ------------------------------------------------------------------------------------
-    def set_snapshot(self, snap: dict | None, dataset) -> None:
+    def set_snapshot(self, snap, dataset) -> None:
         """New weights (every few seconds while training, or from an opened run)."""
         if snap is None:
             return
@@ -101,7 +101,7 @@ class LatentSession(QObject):
         self._jobs.submit(lambda: self._build(snap, dataset, split), self._on_built,
                           self._on_error)
 
-    def _build(self, snap: dict, dataset, split: str):
+    def _build(self, snap, dataset, split: str):
         """Off the GUI thread: a fresh model with the snapshot's weights, and the codes."""
         from workbench.analysis.latent import LatentProbe
 
@@ -119,7 +119,7 @@ class LatentSession(QObject):
                 kl = probe.kl_per_dim(images[:1000], None if enc_labels is None
                                       else enc_labels[:1000])
             encoded = Encoded(split, images, labels, data.class_names, codes, kl)
-        return probe, encoded, snap.get("step"), dataset
+        return probe, encoded, snap.step, dataset
 
     def _load(self, dataset):
         """A built-in name, a folder's source, or a run's recorded description (a dict)."""

@@ -8,7 +8,7 @@
 - DenoisingView: clean, corrupted and reconstructed validation images side by side, Gaussian or
   masking noise with its level on a slider, decoded live from a CPU copy of the newest weights.
 
-Both take `source()` -> {"snapshot": {...} or None, "dataset": ...} from the window.
+Both take `source()` -> {"snapshot": ui.state.Snapshot or None, "dataset": ...} from the window.
 """
 
 from __future__ import annotations
@@ -293,10 +293,10 @@ class AnomalyView(QWidget):
             data = self.load(dataset)
             k = holdout if data.y_val is not None and holdout < data.spec.num_classes else None
             res = score_set(model, data, k, kind)
-            res.model, res.steps = snap["model"], int(snap.get("step") or 0)
+            res.model, res.steps = snap.model, int(snap.step or 0)
             return res
 
-        self.caption.setText(f"Scoring the validation set with {snap['model']}…")
+        self.caption.setText(f"Scoring the validation set with {snap.model}…")
         self._jobs.submit(work, self._on_result,
                           lambda e: self._on_failed(str(e)))
         return True
@@ -422,8 +422,7 @@ class DenoisingView(QWidget):
         if snap is None:
             return
         dataset = src.get("dataset") or "mnist5k"
-        key = (id(snap["state"]), snap.get("step"), json.dumps(dataset, sort_keys=True,
-                                                               default=str))
+        key = (id(snap.state), snap.step, json.dumps(dataset, sort_keys=True, default=str))
         if key == self._key:
             return
         self._key = key
@@ -436,7 +435,7 @@ class DenoisingView(QWidget):
             data = self.load(dataset)
             rng = np.random.default_rng(seed)
             idx = rng.choice(data.n_val, size=min(N_DENOISE, data.n_val), replace=False)
-            return probe, data.x_val[np.sort(idx)].numpy(), snap["model"]
+            return probe, data.x_val[np.sort(idx)].numpy(), snap.model
 
         self._jobs.submit(work, self._on_built,
                           lambda e: self.caption.setText(f"Cannot show denoising: {e}"))
@@ -528,6 +527,14 @@ class AnomalyPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(tabs)
         self.tabs = tabs
+
+    def apply_lesson(self, options: dict) -> None:
+        """A lesson's [panel] options: page = "anomaly" | "denoising", run = true."""
+        page = options.get("page")
+        if page:
+            self.tabs.setCurrentWidget(self.anomaly if page == "anomaly" else self.denoising)
+        if options.get("run"):
+            self.anomaly.run_experiment()
 
     def shutdown(self) -> None:
         self.anomaly.shutdown()

@@ -171,7 +171,7 @@ class DatasetView(QWidget):
             self.class_combo.setCurrentIndex(i)
 
     @staticmethod
-    def _dropped_folder(mime) -> str | None:
+    def dropped_folder(mime) -> str | None:
         for url in mime.urls() if mime.hasUrls() else []:
             path = url.toLocalFile()
             if path and os.path.isdir(path):
@@ -179,13 +179,13 @@ class DatasetView(QWidget):
         return None
 
     def dragEnterEvent(self, event):
-        if self._dropped_folder(event.mimeData()):
+        if self.dropped_folder(event.mimeData()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event):
-        path = self._dropped_folder(event.mimeData())
+        path = self.dropped_folder(event.mimeData())
         if path:
             event.acceptProposedAction()
             self.folder_dropped.emit(path)

@@ -387,6 +387,11 @@ class LatentExplorer(QWidget):
     def tsne_running(self) -> bool:
         return self._tsne_jobs.busy
 
+    def apply_lesson(self, options: dict) -> None:
+        """A lesson's [panel] options: kmeans = true | false."""
+        if "kmeans" in options:
+            self.kmeans_check.setChecked(bool(options["kmeans"]))
+
     def shutdown(self) -> None:
         if self._tsne_cancel is not None:
             self._tsne_cancel.set()

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
                                QWidget)
 
 from workbench.ui.latent_session import LatentSession
+from workbench.ui.state import Snapshot
 from workbench.ui.panels.image_grid import ImageGridView
 
 NO_MODEL = "Train a model or open a run: its latent space can then be walked here."
@@ -440,6 +441,11 @@ class LatentWalks(QTabWidget):
             self.setTabToolTip(self.count() - 1, tip)
             w.status.connect(self.status)
 
+    def apply_lesson(self, options: dict) -> None:
+        """A lesson's [panel] options: page = "traversal" | "interpolation" | "arithmetic"."""
+        if options.get("page"):
+            self.setCurrentWidget(getattr(self, options["page"]))
+
 
 def load_run_probe(path):
     """A probe of a run directory's newest readable checkpoint (for comparisons)."""
@@ -453,6 +459,5 @@ def load_run_probe(path):
     ckpts = run.checkpoints()
     if not ckpts:
         raise CheckpointError(f"{path} has no checkpoint yet")
-    snap = {"model": run.model_name, "config": run.config(), "spec": run.data_spec(),
-            "state": load_file(str(ckpts[-1].weights))}
-    return LatentProbe.from_snapshot(snap)
+    return LatentProbe.from_snapshot(Snapshot(run.model_name, run.config(), run.data_spec(),
+                                              load_file(str(ckpts[-1].weights)), ckpts[-1].step))

@@ -38,8 +38,8 @@ class _TextRelay(QObject):
 
 
 class MetricsPanel(QWidget):
-    """`source()` -> {"snapshot": {...} or None, "dataset": ..., "run_dir": Path or None} (the
-    window's newest weights and their dataset), or None."""
+    """`source()` -> {"snapshot": ui.state.Snapshot or None, "dataset": ..., "run_dir": Path or
+    None} (the window's newest weights and their dataset), or None."""
 
     status = Signal(str)
     evaluated = Signal(str)  # the key of a column that was (re)filled
@@ -120,7 +120,7 @@ class MetricsPanel(QWidget):
             self.progress_text.setText("No weights yet: train a model or open a run first.")
             return False
         dataset, n = src.get("dataset"), self._n_samples()
-        label = f"current: {snap['model']} @ {snap.get('step')}"
+        label = f"current: {snap.model} @ {snap.step}"
 
         def work():
             from workbench.reports.evaluation import evaluate_run
@@ -128,9 +128,9 @@ class MetricsPanel(QWidget):
 
             model = LatentProbe.from_snapshot(snap).model  # a fresh copy: never the live model
             data = self._load(dataset)
-            r = evaluate_run(model=model, data=data, name=snap["model"], n_samples=n,
+            r = evaluate_run(model=model, data=data, name=snap.model, n_samples=n,
                              progress=self._relay.text.emit)
-            r["step"] = snap.get("step")
+            r["step"] = snap.step
             return r
 
         self._enqueue(CURRENT, label, work)

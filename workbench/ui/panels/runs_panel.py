@@ -6,8 +6,8 @@ The panel only emits requests (open / resume / workspace changed); the window ac
 the panel is tested on its own. Listing is Qt-free (engine/workspace.py) and cheap: run.json,
 status.json and only the newly appended part of each metrics.jsonl are read per refresh.
 
-Recipe files in the window (File → Save / Open recipe…) are built and applied by the two
-functions at the end of this module.
+Recipe files in the window (File → Save / Open recipe…, lessons that train) are read from and
+put into the window state by the two functions at the end of this module.
 """
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
+from workbench.core import config as C
 from workbench.core.errors import WorkbenchError
+from workbench.engine.recipes import Recipe
 from workbench.engine.runs import is_val_metric
 from workbench.engine.workspace import (RunInfo, delete_run, list_runs, metric_series,
                                         preferred_metric, rename_run)
+from workbench.ui.datasets import DEFAULT_DATASET, folder_source, is_torchvision
 
 COLUMNS = ("Run", "Model", "Dataset", "Steps", "Status", "Created", "Best")
 REFRESH_MS = 700  # at most one refresh per this interval while files change
@@ -424,48 +427,30 @@ class RunsPanel(QWidget):
 
 
 # -- recipe files in the window ------------------------------------------------------------------------
-def recipe_from_window(window):
-    """The Recipe the window's model, config, dataset and training forms describe."""
-    from workbench.core import config as C
-    from workbench.engine.recipes import Recipe
-
-    if window.current_model is None or window.model_form is None:
-        raise WorkbenchError("no model is selected yet")
-    config = window.model_form.value()
-    settings = window.train_form.value()
-    dataset = window.dataset_combo.currentData() or "mnist5k"
-    return Recipe(window.current_model, dataset, C.to_dict(config), C.to_dict(settings))
+def recipe_from_state(state) -> Recipe:
+    """The Recipe the window's model, config, dataset and training settings describe."""
+    config, settings = state.edited()
+    return Recipe(state.model, state.dataset or DEFAULT_DATASET, C.to_dict(config),
+                  C.to_dict(settings))
 
 
-def apply_recipe(window, exp) -> list[str]:
-    """Fill the window's forms from a recipe (checked first); returns notes for the user
-    (e.g. a dataset that is not in the list)."""
-    config = exp.model_config()
-    settings = exp.settings()
+def apply_recipe(state, recipe) -> list[str]:
+    """Put a recipe (checked first) into the window state; returns notes for the user (e.g. a
+    dataset that is not in the list)."""
+    config = recipe.model_config()
+    settings = recipe.settings()
     notes = []
-    window._remember_form()
-    window.model_configs[exp.model] = config
-    window.current_model = None  # the form now shows the file's config, not an edit to keep
-    window.select_model(exp.model)
+    state.select_model(recipe.model, config)
     # after the model: choosing it may switch the dataset and batch size to its own defaults
-    ds = exp.dataset
+    ds = recipe.dataset
     if isinstance(ds, dict) and "folder" in ds:
-        source = {k: v for k, v in ds.items() if k not in ("name", "spec", "n_train", "n_val")}
-        if window._find_dataset(source) < 0:
-            window._add_folder_item(source)
-        ds = source
-    elif isinstance(ds, dict) and "torchvision" in ds:
-        combo = window.dataset_combo  # the list's entry for that set, whatever its root
-        ds = next((combo.itemData(i) for i in range(combo.count())
-                   if isinstance(combo.itemData(i), dict)
-                   and combo.itemData(i).get("torchvision") == ds["torchvision"]), ds)
+        ds = state.datasets.add_folder(folder_source(ds))
+    elif is_torchvision(ds):  # the list's entry for that set, whatever its root
+        ds = state.datasets.torchvision_entry(ds["torchvision"]) or ds
     elif isinstance(ds, dict):
         ds = ds.get("builtin") or ds.get("name")
-    i = window._find_dataset(ds)
-    if i >= 0:
-        window.dataset_combo.setCurrentIndex(i)
-    else:
+    if not state.select_dataset(ds):
         notes.append(f"the dataset {ds!r} is not in the list; open it first (File → Open "
                      "image folder…) or train it from the command line")
-    window.train_form.set_config(settings)
+    state.set_train_settings(settings)
     return notes

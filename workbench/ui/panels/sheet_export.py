@@ -13,6 +13,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from workbench.core.errors import ConfigError, WorkbenchError
+from workbench.data.cache import cached_dataset
+from workbench.engine.runs import RunDir
+from workbench.reports.export import SheetSpec, render_sheet, save_sheet_with_provenance
 from workbench.ui.jobs import LatestOnly
 from workbench.ui.panels.image_grid import ImageGridView
 
@@ -23,18 +27,18 @@ KIND_NEEDS = {"samples": "sample", "reconstructions": "reconstruct", "traversal"
 
 
 class SheetExportDialog(QDialog):
-    """`source`: the window's weights snapshot dict ({"model", "config", "spec", "state",
-    "step"}, plus "run" and "dataset" when known) or a run directory. `saved(path)` is emitted
-    after a save."""
+    """`source`: the window's weights (a ui.state.Snapshot; `run`: the run directory they
+    belong to, if any) or a run directory. `saved(path)` is emitted after a save."""
 
     saved = Signal(object)
     rendered = Signal()  # a new preview is shown (tests wait on it)
 
-    def __init__(self, source, parent=None, default_dir: Path | None = None):
+    def __init__(self, source, parent=None, default_dir: Path | None = None,
+                 run: Path | None = None):
         super().__init__(parent)
-        from workbench.core.errors import WorkbenchError
+        # function-local: the registry imports torch, and the window imports this module before
+        # torch loads
         from workbench.models.registry import get_model_info
-        from workbench.engine.runs import RunDir
 
         self.setWindowTitle("Export sample sheet")
         if isinstance(source, (str, Path)):
@@ -42,17 +46,17 @@ class SheetExportDialog(QDialog):
             self._source, model_name = run, run.model_name
             self._dataset, self._run_path = run.meta["dataset"], run.path
             spec_kind = run.data_spec().kind
-        else:
-            self._source, model_name = source, source["model"]
-            self._run_path = Path(source["run"]) if source.get("run") else None
-            self._dataset = source.get("dataset")
+        else:  # the weights as reports.export takes them
+            self._source, model_name = source.sheet_source(run), source.model
+            self._run_path = Path(run) if run else None
+            self._dataset = source.dataset
             if self._run_path is not None and (self._run_path / "run.json").exists():
                 # the run's own record, exactly as the CLI reads it
                 try:
                     self._dataset = RunDir.open(self._run_path).meta["dataset"]
                 except WorkbenchError:  # a half-written run.json: keep the window's description
                     pass
-            spec_kind = source["spec"].kind
+            spec_kind = source.spec.kind
         info = get_model_info(model_name)
         caps = set(info.model_cls.class_capabilities())
         self.model_name = model_name
@@ -186,9 +190,6 @@ class SheetExportDialog(QDialog):
 
     # -- the spec --------------------------------------------------------------------------------
     def spec(self):
-        from workbench.reports.export import SheetSpec
-        from workbench.core.errors import ConfigError
-
         try:
             dims = tuple(int(d) for d in self.dims.text().replace(" ", "").split(",") if d)
         except ValueError:
@@ -205,8 +206,6 @@ class SheetExportDialog(QDialog):
         self._timer.start()
 
     def _render(self) -> None:
-        from workbench.core.errors import WorkbenchError
-
         try:
             spec = self.spec()
             spec.check()
@@ -220,13 +219,9 @@ class SheetExportDialog(QDialog):
         """The dataset, for kinds that show real images (loaded once, off the GUI thread)."""
         if self._dataset is None:
             return None
-        from workbench.data.cache import cached_dataset
-
         return cached_dataset(self._dataset)
 
     def _work(self, spec):
-        from workbench.reports.export import render_sheet
-
         needs = spec.kind != "samples" and not (spec.kind == "traversal" and spec.dims)
         data = self._load_data() if needs else None
         dataset = self._dataset if isinstance(self._dataset, dict) else (
@@ -262,9 +257,6 @@ class SheetExportDialog(QDialog):
     def save_to(self, path: Path) -> Path | None:
         """Write the PNG (with provenance) and its sidecar; the shown preview if it is current,
         else a fresh render."""
-        from workbench.reports.export import save_sheet_with_provenance
-        from workbench.core.errors import WorkbenchError
-
         path = Path(path)
         if path.suffix.lower() != ".png":
             path = path.with_name(path.name + ".png")

@@ -1,40 +1,31 @@
-"""Lessons in the window: the Lessons menu, the start page, the lesson panel beside the picture,
+"""Lessons in the window: the Lessons menu, the start page, the Lesson dock beside the picture,
 and classroom mode.
 
-A lesson (workbench/course/lessons.py: a preset file) is applied to the window by
-`LessonController.open`: it fills the setup forms and starts training where that is the point,
-configures the GAN lab, the Dirac-GAN view or the experiment view, switches to the lesson's tab
-and shows the explanation in the Lesson panel. Classroom mode hides the controls the lesson does
-not need; the teacher picks them with a checkbox per control and may save the choice into a copy
-of the preset.
+A lesson (workbench/course/lessons.py: a preset file) is applied by `LessonController.open`: it
+puts its recipe into the window state and starts training where that is the point, configures
+the GAN lab, the Dirac-GAN view or the experiment view, brings its panel forward (through the
+panel registry: ui/panels/registry.py says which pages and options each panel takes) and shows
+the explanation in the Lesson dock. Classroom mode hides the controls the lesson does not need;
+the teacher picks them with a checkbox per control and may save the choice into a copy of the
+preset.
 """
 
 from __future__ import annotations
 
 import html
+from dataclasses import asdict
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QDialog,
-    QDialogButtonBox,
-    QDockWidget,
-    QGridLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QMessageBox,
-    QPushButton,
-    QSplitter,
-    QTextBrowser,
-    QTreeWidget,
-    QTreeWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDockWidget, QGridLayout,
+                               QGroupBox, QHBoxLayout, QLabel, QMenu, QMessageBox, QPushButton,
+                               QSplitter, QTextBrowser, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
 
+from workbench.core.config import fields_of
 from workbench.core.errors import WorkbenchError
+from workbench.course.lessons import CONTROLS, load_catalogue, save_classroom, user_lessons_dir
+from workbench.ui.panels.runs_panel import apply_recipe
 
 SHOW_START_KEY = "lessons/show_start_page"
 CLASSROOM_KEY = "lessons/classroom"
@@ -179,9 +170,6 @@ class ClassroomDialog(QDialog):
     """A checkbox per control: ticked controls stay visible in classroom mode."""
 
     def __init__(self, lesson, hidden: tuple[str, ...], fields=None, parent=None):
-        from workbench.core.config import fields_of
-        from workbench.course.lessons import CONTROLS
-
         super().__init__(parent)
         self.setWindowTitle(f"Classroom controls: {lesson.title}")
         lay = QVBoxLayout(self)
@@ -234,10 +222,16 @@ class ClassroomDialog(QDialog):
 
 # == the controller ===============================================================================
 class LessonController:
-    """Owns the catalogue, the Lessons menu, the lesson panel and classroom mode of a window."""
+    """Owns the catalogue, the Lessons menu, the Lesson dock and classroom mode of a window.
 
-    def __init__(self, window):
-        self.w = window
+    It sets lessons up through the window state, the training session, the centre's panels
+    (PanelTabs) and the Setup dock; `show_control(key, visible)` shows or hides one control of
+    CONTROLS (the window knows which widget each key names)."""
+
+    def __init__(self, window, state, session, panels, setup, show_control):
+        self.w = window  # the parent of the dock and dialogs, and fitted to a narrow screen
+        self.state, self.session, self.panels, self.setup = state, session, panels, setup
+        self.show_control = show_control
         self.catalogue = None
         self.current = None
         self.hidden: tuple[str, ...] = ()  # this session's classroom choice for `current`
@@ -256,23 +250,19 @@ class LessonController:
         self.act_classroom.setShortcut(QKeySequence("Ctrl+Shift+K"))
         self.act_classroom.setStatusTip("Hide the controls the open lesson does not need")
         self.act_classroom.setChecked(
-            str(window.settings.value(CLASSROOM_KEY, "false")).lower() == "true")
+            str(state.settings.value(CLASSROOM_KEY, "false")).lower() == "true")
         self.act_classroom.toggled.connect(self.set_classroom)
         self.panel.classroom_check.setChecked(self.act_classroom.isChecked())
         self.panel.classroom_check.toggled.connect(self.act_classroom.setChecked)
 
     # -- catalogue and menu ---------------------------------------------------------------------
     def load(self):
-        from workbench.course.lessons import load_catalogue
-
         self.catalogue = load_catalogue()
         return self.catalogue
 
     def build_menu(self, menubar, before=None):
         self.menu = menubar.addMenu("&Lessons") if before is None else None
         if self.menu is None:
-            from PySide6.QtWidgets import QMenu
-
             self.menu = QMenu("&Lessons", self.w)
             menubar.insertMenu(before, self.menu)
         self.menu.setToolTipsVisible(True)
@@ -319,22 +309,17 @@ class LessonController:
         self._filled = True
 
     def _open_user_folder(self) -> None:
-        from PySide6.QtCore import QUrl
-        from PySide6.QtGui import QDesktopServices
-
-        from workbench.course.lessons import user_lessons_dir
-
         folder = user_lessons_dir()
         folder.mkdir(parents=True, exist_ok=True)
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     # -- start page -----------------------------------------------------------------------------
     def maybe_show_start_page(self) -> None:
-        if str(self.w.settings.value(SHOW_START_KEY, "true")).lower() == "true":
+        if str(self.state.settings.value(SHOW_START_KEY, "true")).lower() == "true":
             self.show_start_page()
 
     def show_start_page(self) -> StartPage:
-        page = StartPage(self.catalogue or self.load(), self.w.settings, self.w)
+        page = StartPage(self.catalogue or self.load(), self.state.settings, self.w)
         page.finished.connect(lambda _r: page.chosen and self.open(page.chosen))
         page.open()  # window-modal, non-blocking: the event loop keeps running
         self.start_page = page
@@ -349,20 +334,20 @@ class LessonController:
         except WorkbenchError as e:
             QMessageBox.warning(self.w, "Lessons", str(e))
             return False
-        if self.w.training:
+        if self.session.running:
             if confirm and QMessageBox.question(
                     self.w, "Open lesson",
                     f"Training is running. Stop it (a checkpoint is saved) and open "
                     f"“{lesson.title}”?") != QMessageBox.StandardButton.Yes:
                 return False
-            self.w.stop_training()
+            self.session.stop()
             self._pending = lesson
             self._wait_for_stop()
             return True
         return self._apply(lesson)
 
     def _wait_for_stop(self) -> None:
-        if self.w.training or self.w.thread is not None:
+        if self.session.running or self.session.runner is not None:
             QTimer.singleShot(100, self._wait_for_stop)
         elif self._pending is not None:
             lesson, self._pending = self._pending, None
@@ -380,28 +365,27 @@ class LessonController:
             self.open(self.current.name)
 
     def _apply(self, lesson) -> bool:
-        from workbench.ui.panels.runs_panel import apply_recipe
-
-        w = self.w
+        w, st = self.w, self.state
         notes: list[str] = []
         try:
             if lesson.train is not None:
-                notes += apply_recipe(w, lesson.train)
+                notes += apply_recipe(st, lesson.train)
             if lesson.lab is not None:
                 self._apply_lab(lesson.lab)
             if lesson.dirac is not None:
                 self._apply_dirac(lesson.dirac)
             if lesson.experiment is not None:
-                w.choose_experiment(lesson.experiment["name"], lesson.experiment["params"])
+                page = self.panels.panel("experiment")
+                page.choose(lesson.experiment["name"], lesson.experiment["params"])
                 if lesson.experiment.get("run", True):
-                    w.experiments.run()
+                    page.view.run()
         except WorkbenchError as e:
             QMessageBox.warning(w, "Cannot open the lesson", f"{lesson.label}: {e}")
             return False
         self.current = lesson
         self.hidden = lesson.hidden_controls()
         self.fields = lesson.fields
-        w.center_tabs.setCurrentWidget(w.view_pages[lesson.view])
+        self.panels.show_panel(lesson.view)
         self._apply_panel(lesson)
         has_prev = self.catalogue.neighbour(lesson, -1) is not None
         has_next = self.catalogue.neighbour(lesson, +1) is not None
@@ -410,13 +394,13 @@ class LessonController:
             self.dock.show()
             QTimer.singleShot(0, self._fit_screen)
         self.apply_classroom()
-        w.settings.setValue("lessons/last", lesson.name)
-        if lesson.train is not None and lesson.start and not w.training:
-            w.start_training()
+        st.settings.setValue("lessons/last", lesson.name)
+        if lesson.train is not None and lesson.start and not self.session.running:
+            self.session.start()
         text = f"Lesson {lesson.label}"
         if lesson.train is not None and not lesson.start:
             text += ": press Train to start."
-        w.status_label.setText(text + "".join(f" Note: {n}." for n in notes))
+        st.show_status(text + "".join(f" Note: {n}." for n in notes))
         return True
 
     def _fit_screen(self) -> None:
@@ -426,8 +410,8 @@ class LessonController:
         if screen is None or self.dock.isFloating():
             return
         avail = screen.availableGeometry()
-        if self.w.frameGeometry().width() > avail.width() and self.w.dock.isVisible():
-            self.w.tabifyDockWidget(self.w.dock, self.dock)
+        if self.w.frameGeometry().width() > avail.width() and self.setup.isVisible():
+            self.w.tabifyDockWidget(self.setup, self.dock)
             self.dock.raise_()
             # after the layout has taken the dock back: shrink to the screen
             QTimer.singleShot(0, lambda: self.w.resize(
@@ -435,13 +419,10 @@ class LessonController:
                 self.w.height()))
 
     def _apply_lab(self, lab: dict) -> None:
-        from dataclasses import asdict
-
+        # function-local: the registry imports torch, loaded after the window paints
         from workbench.models.registry import get_config
 
-        w = self.w
-        w.lab_page.ensure()
-        panel = w.gan_lab
+        panel = self.panels.panel("gan_lab")
         panel.pause()
         panel.seed_spin.setValue(int(lab["seed"]))
         panel.reset(int(lab["seed"]), lab["dataset"], lab["model"])
@@ -455,9 +436,7 @@ class LessonController:
             panel.play()
 
     def _apply_dirac(self, p: dict) -> None:
-        w = self.w
-        w.dirac_page.ensure()
-        d = w.dirac
+        d = self.panels.panel("dirac")
         d.select(loss=p["loss"], reg=None if p["reg"] == "none" else p["reg"])
         if "gamma" in p:
             d.gamma_slider.setValue(round(float(p["gamma"]) * 100))
@@ -474,22 +453,14 @@ class LessonController:
         d.recompute()
 
     def _apply_panel(self, lesson) -> None:
-        w, page = self.w, lesson.panel.get("page")
-        if lesson.view == "walks" and page:
-            w.walks.setCurrentWidget(getattr(w.walks, page))
-        if lesson.view == "anomaly":
-            w.view_pages["anomaly"].ensure()
-            a = w.anomaly_panel
-            if page:
-                a.tabs.setCurrentWidget(a.anomaly if page == "anomaly" else a.denoising)
-            if lesson.panel.get("run"):
-                a.anomaly.run_experiment()
-        if lesson.view == "latent" and "kmeans" in lesson.panel:
-            w.explorer.kmeans_check.setChecked(bool(lesson.panel["kmeans"]))
+        """The lesson's [panel] options, for a panel the registry says takes them."""
+        entry = self.panels.entries[lesson.view]
+        if lesson.panel and (entry.pages or entry.options):
+            self.panels.panel(lesson.view).apply_lesson(lesson.panel)
 
     # -- classroom mode -------------------------------------------------------------------------
     def set_classroom(self, on: bool) -> None:
-        self.w.settings.setValue(CLASSROOM_KEY, "true" if on else "false")
+        self.state.settings.setValue(CLASSROOM_KEY, "true" if on else "false")
         self.panel.classroom_check.blockSignals(True)
         self.panel.classroom_check.setChecked(on)
         self.panel.classroom_check.blockSignals(False)
@@ -500,25 +471,18 @@ class LessonController:
 
     def apply_classroom(self) -> None:
         """Show or hide every control in CONTROLS for the current lesson."""
-        from workbench.course.lessons import CONTROLS
-
         on = self.classroom_on()
         hidden = set(self.hidden) if on else set()
         for key in CONTROLS:
-            self.w.set_control_visible(key, key not in hidden)
-        form = self.w.model_form
-        if form is not None:
-            lesson_model = self.current.train.model if on and self.current.train else None
-            form.show_only(self.fields if lesson_model == self.w.current_model else None)
+            self.show_control(key, key not in hidden)
+        lesson_model = self.current.train.model if on and self.current.train else None
+        self.setup.show_fields(self.fields if lesson_model == self.state.model else None)
 
     def show_all_controls(self) -> None:
-        from workbench.course.lessons import CONTROLS
-
         for key in CONTROLS:
             if key != "dock.runs":
-                self.w.set_control_visible(key, True)
-        if self.w.model_form is not None:
-            self.w.model_form.show_only(None)
+                self.show_control(key, True)
+        self.setup.show_fields(None)
 
     def customise_classroom(self) -> None:
         if self.current is None:
@@ -534,8 +498,6 @@ class LessonController:
         """Use `hidden` (and the config `fields` shown; None: all) for the current lesson; with
         save, write them into the user's copy of the preset (the shipped file is never
         changed). Returns the written path or None."""
-        from workbench.course.lessons import save_classroom
-
         self.hidden = tuple(hidden)
         self.fields = tuple(fields) if fields is not None else None
         path = None
@@ -547,7 +509,7 @@ class LessonController:
             else:
                 self.fill_menu()  # the copy now replaces the shipped lesson
                 self.current = self.catalogue.get(self.current.name)
-                self.w.status_label.setText(f"Saved the classroom controls in {path}")
+                self.state.show_status(f"Saved the classroom controls in {path}")
         if not self.act_classroom.isChecked():
             self.act_classroom.setChecked(True)  # choosing controls means using them
         else:
