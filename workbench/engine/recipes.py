@@ -29,7 +29,6 @@ from workbench.core import config as C
 from workbench.core.atomic import atomic_write_text
 from workbench.core.errors import ConfigError
 from workbench.engine.trainer import TrainSettings
-from workbench.models.registry import get_model_info
 
 TOP_KEYS = ("model", "dataset", "config", "train", "description", "workbench_version")
 TRAIN_SHORTHANDS = ("seed", "steps", "epochs", "batch_size")
@@ -48,6 +47,9 @@ class Recipe:
     # -- typed views ----------------------------------------------------------------------------
     def model_config(self):
         """The model's config: its defaults with this file's values (checked against limits)."""
+        # imported here: the window reads recipes before it loads torch (the models import it)
+        from workbench.models.registry import get_model_info
+
         info = get_model_info(self.model)  # raises ConfigError for an unknown model
         base = info.default_config()
         try:

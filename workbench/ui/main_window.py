@@ -28,7 +28,6 @@ from workbench.ui.docks.setup import SetupDock
 from workbench.ui.jobs import LatestOnly
 from workbench.ui.panels.dataset_view import DatasetView
 from workbench.ui.panels.runs_panel import saved_workspace
-from workbench.ui.panels.sheet_export import SheetExportDialog
 from workbench.ui.panels.tabs import PanelTabs
 from workbench.ui.state import WindowState
 from workbench.ui.training import TrainingSession
@@ -255,6 +254,9 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Nothing to export", "There are no weights to draw "
                                     "from yet: train a model or open a run (Ctrl+O).")
             return
+        # imported on demand: it renders with torch, which the window must not load to paint
+        from workbench.ui.panels.sheet_export import SheetExportDialog
+
         dlg = SheetExportDialog(self.state.snapshot, self, run=self.state.run_dir)
         dlg.saved.connect(lambda p: self.status_label.setText(
             f"Saved the sheet to {p} (provenance in {Path(p).name}.json)"))
