@@ -24,16 +24,16 @@ from workbench.core.errors import WorkbenchError
 from workbench.data.cache import dataset_key
 from workbench.engine.trainer import TrainSettings
 from workbench.ui.forms import ConfigForm
-from workbench.ui.jobs import LatestOnly, ProgressRelay
 from workbench.ui.latent_session import LatentSession
 from workbench.ui.panels.class_histogram import ClassHistogram
-from workbench.ui.panels.dataset_view import DatasetView, FolderLoader
+from workbench.ui.panels.dataset_view import DatasetView, folder_failure, load_folder_dataset
 from workbench.ui.panels.image_grid import ImageGridView
 from workbench.ui.panels.latent_explorer import LatentExplorer
 from workbench.ui.panels.latent_walks import LatentWalks
 from workbench.ui.panels.loss_plots import LossPlots
-from workbench.ui.workers import (TrainingProcess, TrainingThread,
-                                  use_one_torch_thread_for_the_gui, warm_up_process_runner)
+from workbench.ui.tasks import Task
+from workbench.ui.workers import (TrainingRun, use_one_torch_thread_for_the_gui,
+                                  warm_up_process_runner)
 
 SAMPLES_HINT = ("Samples from the prior appear here while training\n"
                 "(fixed noise, so you see the same codes improve).")
@@ -74,7 +74,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or app_settings()
         self.workspace = workspace
         self.setWindowTitle("genworkbench")
-        self.thread: TrainingThread | TrainingProcess | None = None
+        self.thread: TrainingRun | None = None
         self.model_infos: dict = {}
         self.model_configs: dict[str, object] = {}  # edited configs per model, this session
         self.current_model: str | None = None
@@ -84,7 +84,7 @@ class MainWindow(QMainWindow):
         self.total_steps = 0
         self.snapshot: dict | None = None  # {"model", "config", "spec", "state", "step"}
         self._snapshot_dataset = None  # the dataset of an opened run's snapshot
-        self.decode_jobs = LatestOnly("decode")
+        self.decode_jobs = Task("decode")
         self._last_metrics = None
         self._last_ips = 0.0
         self.status_timer = QTimer(self)
@@ -177,7 +177,7 @@ class MainWindow(QMainWindow):
         self.class_hist.setToolTip("Which classes the samples fall in, by a classifier trained "
                                    "on the dataset: a GAN collapsing onto a few digits shows "
                                    "as bars emptying.")
-        self.hist_jobs = LatestOnly("classes")
+        self.hist_jobs = Task("classes")
         self._hist_time = 0.0
         grids = QSplitter(Qt.Orientation.Horizontal)
         self.grid_boxes = {}
@@ -312,9 +312,9 @@ class MainWindow(QMainWindow):
         self.dataset_view.setObjectName("dataset_view")
         self.dataset_view.folder_dropped.connect(self.open_folder)
         lay.addWidget(self.dataset_view, 1)
-        self._folder_loader: FolderLoader | None = None
+        self.folder_jobs = Task("folder")
         self._folder_reports: dict[str, object] = {}  # dataset key -> its scan report
-        self.data_jobs = LatestOnly("data")
+        self.data_jobs = Task("data")
         return page
 
     def _build_actions(self) -> None:
@@ -419,7 +419,8 @@ class MainWindow(QMainWindow):
     def load_backend(self) -> None:
         """Import torch and the model registry in a thread; fill the lists when done."""
         self.status_label.setText("Loading PyTorch…")
-        self.decode_jobs.submit(_import_backend, self._on_backend, self._on_backend_error)
+        self.decode_jobs.submit(lambda _ctx: _import_backend(), on_done=self._on_backend,
+                                on_error=self._on_backend_error)
 
     def load_backend_blocking(self) -> None:
         self._on_backend(_import_backend())
@@ -581,7 +582,7 @@ class MainWindow(QMainWindow):
     # == training =========================================================================================
     @property
     def training(self) -> bool:
-        return self.thread is not None and self.thread.isRunning()
+        return self.thread is not None and self.thread.running
 
     def _read_forms(self):
         try:
@@ -619,15 +620,14 @@ class MainWindow(QMainWindow):
             self.recon_view.clear_image()
             self.latent.clear()
         self.snapshot = None
-        runner = TrainingProcess if self.act_in_process.isChecked() else TrainingThread
-        t = runner(job, self)
+        t = TrainingRun(job, child_process=self.act_in_process.isChecked(), parent=self)
         t.started_run.connect(self._on_started)
         t.metrics.connect(self._on_metrics)
         t.grids.connect(self._on_grids)
         t.snapshot.connect(self._on_snapshot)
         t.finished_run.connect(self._on_finished)
         t.failed.connect(self._on_failed)
-        t.finished.connect(self._on_thread_done)
+        t.ended.connect(self._on_thread_done)
         self.thread = t
         self._snapshot_meta = (name, config, dataset)
         self.settings.setValue("train_in_process", self.act_in_process.isChecked())
@@ -719,8 +719,8 @@ class MainWindow(QMainWindow):
                 self._replace_class_histogram(names)
             self.class_hist.set_histogram(hist, step)
 
-        self.hist_jobs.submit(lambda: _class_histogram(snap, dataset), done,
-                              lambda e: self.class_hist.caption.setText(
+        self.hist_jobs.submit(lambda _ctx: _class_histogram(snap, dataset), on_done=done,
+                              on_error=lambda e: self.class_hist.caption.setText(
                                   f"Could not classify the samples: {e}"))
 
     def _replace_class_histogram(self, names) -> None:
@@ -782,8 +782,10 @@ class MainWindow(QMainWindow):
         seed = int(time.time() * 1000) % (2**31)
         # An opened run has no training grids: reconstruct held-out images once as well.
         dataset = self._snapshot_dataset if self.recon_view.array is None else None
-        self.decode_jobs.submit(lambda: _decode_grid(snap, seed, dataset), self._on_resampled,
-                                lambda e: self.status_label.setText(f"Could not sample: {e}"))
+        self.decode_jobs.submit(lambda _ctx: _decode_grid(snap, seed, dataset),
+                                on_done=self._on_resampled,
+                                on_error=lambda e: self.status_label.setText(
+                                    f"Could not sample: {e}"))
 
     def _on_resampled(self, pics: dict) -> None:
         if pics["reconstructions"] is not None:
@@ -1229,18 +1231,16 @@ class MainWindow(QMainWindow):
         choice = self.dataset_combo.currentData()
         if not (isinstance(choice, dict) and "torchvision" in choice):
             return
-        relay = ProgressRelay(self)
-        relay.progress.connect(self._on_scan_progress)
         self.scan_progress.setRange(0, 0)
         self.scan_progress.setFormat("downloading %p%")
         self.scan_progress.show()
         self.download_button.setEnabled(False)
         self.status_label.setText(f"Downloading {choice['torchvision']}…")
 
-        def work():
+        def work(ctx):
             from workbench.data.tv import download
 
-            return download(choice["torchvision"], choice["root"], relay.report)
+            return download(choice["torchvision"], choice["root"], ctx.progress)
 
         def done(_path):
             self._download_finished()
@@ -1251,7 +1251,8 @@ class MainWindow(QMainWindow):
             self._download_finished()
             QMessageBox.warning(self, "Download failed", str(e))
 
-        self.data_jobs.submit(work, done, failed)
+        self.data_jobs.submit(work, on_done=done, on_error=failed,
+                              on_progress=self._on_scan_progress)
 
     def _download_finished(self) -> None:
         self.scan_progress.hide()
@@ -1283,35 +1284,33 @@ class MainWindow(QMainWindow):
         options = FolderOptions(size=int(self.folder_size.currentData()),
                                 color=self.folder_color.currentData(),
                                 fit=self.folder_fit.currentData())
-        loader = FolderLoader(path, options, parent=self)
-        loader.progress.connect(self._on_scan_progress)
-        loader.loaded.connect(self._on_folder_loaded)
-        loader.failed.connect(self._on_folder_failed)
-        loader.cancelled.connect(lambda: self.status_label.setText("Folder scan cancelled."))
-        loader.finished.connect(lambda l=loader: self._on_scan_done(l))
-        self._folder_loader = loader
         self.scan_progress.setRange(0, 0)  # busy until the first count arrives
         self.scan_progress.show()
         self.scan_cancel.show()
         self.status_label.setText(f"Scanning {path}…")
-        loader.start()
+
+        def cancelled():
+            self._on_scan_done()
+            self.status_label.setText("Folder scan cancelled.")
+
+        self.folder_jobs.submit(lambda ctx: load_folder_dataset(ctx, path, options),
+                                on_done=self._on_folder_loaded, on_error=self._on_folder_failed,
+                                on_progress=self._on_scan_progress, on_cancelled=cancelled)
 
     def cancel_folder_scan(self) -> None:
-        if self._folder_loader is not None:
-            self._folder_loader.cancel()
+        self.folder_jobs.cancel()
 
-    def _on_scan_progress(self, done: int, total: int) -> None:
+    def _on_scan_progress(self, done: int, total: int, _text: str = "") -> None:
         self.scan_progress.setRange(0, max(total, 1))
         self.scan_progress.setValue(done)
 
-    def _on_scan_done(self, loader) -> None:
-        if loader is self._folder_loader:
-            self._folder_loader = None
-            self.scan_progress.hide()
-            self.scan_cancel.hide()
-        loader.deleteLater()
+    def _on_scan_done(self) -> None:
+        self.scan_progress.hide()
+        self.scan_cancel.hide()
 
-    def _on_folder_loaded(self, data, report) -> None:
+    def _on_folder_loaded(self, result) -> None:
+        self._on_scan_done()
+        data, report = result
         source = dict(data.source)
         self._folder_reports[dataset_key(source)] = report
         self.dataset_combo.blockSignals(True)
@@ -1330,7 +1329,9 @@ class MainWindow(QMainWindow):
         self.status_label.setText(f"Loaded {report.ok} images from {report.root}{skipped}. "
                                   "Press Train to train the selected model on them.")
 
-    def _on_folder_failed(self, message: str, report) -> None:
+    def _on_folder_failed(self, e: BaseException) -> None:
+        self._on_scan_done()
+        message, report = folder_failure(e)
         self.status_label.setText("The folder could not be used.")
         QMessageBox.warning(self, "Cannot use this folder", message)
         if report is not None and report.skipped:
@@ -1350,7 +1351,7 @@ class MainWindow(QMainWindow):
         tv = isinstance(choice, dict) and "torchvision" in choice
         self.download_button.setVisible(tv)
 
-        def load():
+        def load(_ctx):
             from workbench.data import load_dataset
 
             return load_dataset(choice)
@@ -1360,7 +1361,8 @@ class MainWindow(QMainWindow):
             self.dataset_view.grid.set_empty_text(f"{e}")
             self.status_label.setText(f"Cannot load the dataset: {e}")
 
-        self.data_jobs.submit(load, lambda data: self.dataset_view.set_data(data, report), failed)
+        self.data_jobs.submit(load, on_done=lambda data: self.dataset_view.set_data(data, report),
+                              on_error=failed)
 
     def dragEnterEvent(self, event):
         if DatasetView._dropped_folder(event.mimeData()):
@@ -1478,9 +1480,7 @@ class MainWindow(QMainWindow):
         self.hist_jobs.shutdown()
         if self.gan_lab is not None:
             self.gan_lab.shutdown()
-        if self._folder_loader is not None:
-            self._folder_loader.cancel()
-            self._folder_loader.wait(timeout_ms)
+        self.folder_jobs.shutdown(timeout_ms / 1000)
         self.explorer.shutdown()
         for panel in (self.metrics_panel, self.anomaly_panel, self.experiments):
             if panel is not None:
