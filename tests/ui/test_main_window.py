@@ -1,5 +1,5 @@
 """The main window drives a real (tiny) training run: curves get points, grids appear,
-pause/stop work, and no worker is left behind."""
+pause/stop work, and no background work is left behind."""
 
 from __future__ import annotations
 
@@ -97,9 +97,9 @@ def test_close_while_training_joins_thread(make_window, qtbot):
     _short(w, steps=100_000)
     w.start_training()
     qtbot.waitUntil(lambda: w.plots.point_count("train") > 0, timeout=30_000)
-    thread = w.thread
+    run = w.thread
     w.close()
-    assert not thread.isRunning()
+    assert not run.running
 
 
 def test_changed_hyperparameter_and_other_model(make_window, qtbot):
@@ -212,12 +212,10 @@ def test_open_bad_run_dir_gives_message(make_window, tmp_path, message_boxes):
 
 @pytest.mark.parametrize("in_process", [True, False], ids=["process", "thread"])
 def test_both_runners_train_and_stop(make_window, qtbot, in_process):
-    from workbench.ui.workers import TrainingProcess, TrainingThread
-
     w = make_window(in_process=in_process)
     _short(w, steps=100_000)
     assert w.start_training()
-    assert isinstance(w.thread, TrainingProcess if in_process else TrainingThread)
+    assert w.thread.child_process is in_process
     qtbot.waitUntil(lambda: w.plots.point_count("train") > 0, timeout=60_000)
     with qtbot.waitSignal(w.training_finished, timeout=30_000) as blocker:
         w.stop_training()
@@ -257,13 +255,13 @@ def test_gan_lab_and_dirac_tabs_are_built_on_first_view_and_stopped_on_close(mak
     w = make_window()
     assert w.gan_lab is None and w.dirac is None  # nothing started before it is looked at
     w.center_tabs.setCurrentWidget(w.lab_page)
-    assert w.gan_lab is not None and w.gan_lab.worker.isRunning()
+    assert w.gan_lab is not None and w.gan_lab.running
     w.gan_lab.step_both(3)
     qtbot.waitUntil(lambda: w.gan_lab.last_state["step"] >= 3, timeout=20_000)
     w.center_tabs.setCurrentWidget(w.dirac_page)
     assert w.dirac is not None
     w.close()
-    assert not w.gan_lab.worker.isRunning()
+    assert not w.gan_lab.running
 
 
 def test_gan_training_shows_the_class_histogram(make_window, qtbot, monkeypatch, tmp_path):

@@ -149,6 +149,22 @@ def test_progress_is_throttled_and_the_last_report_arrives(qtbot, task):
     assert seen[-1] == (n + 1, 10**9, "held back by the throttle, then flushed")
 
 
+def test_a_held_back_report_goes_out_when_the_interval_is_over(qtbot, task):
+    release = threading.Event()
+    texts = []
+
+    def work(ctx):
+        ctx.progress(0, text="loading")
+        ctx.progress(0, text="training")  # right after: held by the throttle …
+        release.wait(10)  # … and this stage takes long
+
+    task.submit(work, on_progress=lambda _d, _t, text: texts.append(text))
+    qtbot.waitUntil(lambda: texts[-1:] == ["training"], timeout=5000)  # … yet it shows
+    release.set()
+    wait_while_busy(qtbot, task)
+    assert texts == ["loading", "training"]
+
+
 def test_shutdown_waits_for_the_work_and_drops_its_news(qtbot, task):
     started = threading.Event()
     ended = []

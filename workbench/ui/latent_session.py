@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from workbench.ui.jobs import LatestOnly
+from workbench.ui.tasks import Task
 
 
 @dataclass
@@ -51,7 +51,7 @@ class LatentSession(QObject):
         self.active = False  # panels visible: only then is a snapshot encoded
         self._pending: tuple | None = None  # (snapshot, dataset) not encoded yet
         self._last: tuple | None = None  # the newest one encoded, to re-encode another split
-        self._jobs = LatestOnly("latent")
+        self._jobs = Task("latent")
         self.busy = False
         self.focus: int | None = None
         self.selection = np.zeros(0, np.int64)
@@ -98,8 +98,8 @@ class LatentSession(QObject):
         self._last = (snap, dataset)
         split = self.split
         self._set_busy(True)
-        self._jobs.submit(lambda: self._build(snap, dataset, split), self._on_built,
-                          self._on_error)
+        self._jobs.submit(lambda _ctx: self._build(snap, dataset, split),
+                          on_done=self._on_built, on_error=self._on_error)
 
     def _build(self, snap: dict, dataset, split: str):
         """Off the GUI thread: a fresh model with the snapshot's weights, and the codes."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -65,6 +66,8 @@ class _Request:
         self.outcome: asyncio.Future | None = None  # awaits it on the GUI thread, then delivers
         self._last_progress = 0.0
         self._held_progress: tuple | None = None  # the newest report the throttle held back
+        self._held_lock = threading.Lock()
+        self._flush_due = False  # a flush of the held report is scheduled on the GUI thread
         self.ctx = TaskContext(on_progress=self._progress if on_progress else None,
                                on_emit=self._emit if on_emit else None)
 
@@ -77,17 +80,31 @@ class _Request:
         try:
             return fn(self.ctx)
         finally:  # queued before the outcome, so the bar shows the end before on_done
-            if self._held_progress is not None:
-                self._send(self.on_progress, self._held_progress)
+            held = self._take_held()
+            if held is not None:
+                self._send(self.on_progress, held)
 
     def _progress(self, done, total, text) -> None:
+        """Throttled: a report within PROGRESS_INTERVAL_S of the last one sent is held, and the
+        newest held one goes out when the interval is over (a stage's text is never stuck)."""
         now = time.monotonic()
         last = done >= (1.0 if total is None else total)
-        if last or now - self._last_progress >= PROGRESS_INTERVAL_S:
-            self._last_progress, self._held_progress = now, None
+        wait = PROGRESS_INTERVAL_S - (now - self._last_progress)
+        if last or wait <= 0:
+            self._take_held()
+            self._last_progress = now
             self._send(self.on_progress, (done, total, text))
-        else:
+            return
+        with self._held_lock:
             self._held_progress = (done, total, text)
+            schedule, self._flush_due = not self._flush_due, True
+        if schedule:
+            self.loop.call_soon_threadsafe(self.loop.call_later, wait, self._flush_held)
+
+    def _take_held(self) -> tuple | None:
+        with self._held_lock:
+            held, self._held_progress = self._held_progress, None
+            return held
 
     def _emit(self, payload) -> None:
         self._send(self.on_emit, (payload,))
@@ -99,6 +116,14 @@ class _Request:
     def _deliver(self, callback, args: tuple) -> None:
         if self.listening:
             _call(callback, *args)
+
+    def _flush_held(self) -> None:
+        with self._held_lock:
+            self._flush_due = False
+        held = self._take_held()
+        if held is not None:
+            self._last_progress = time.monotonic()
+            self._deliver(self.on_progress, held)
 
     def drop(self) -> None:
         """Superseded or shut down: stop the work, deliver nothing more."""
