@@ -77,8 +77,3 @@ class TaskContext:
         """Raise Cancelled if a stop was asked for; long work calls it often."""
         if self.cancelled:
             raise Cancelled()
-
-    def sleep(self, seconds: float) -> bool:
-        """Sleep up to `seconds`, waking early on `cancel()`; True when a stop was asked for."""
-        return self._stop.wait(seconds) or self.cancelled
-

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from workbench.data.cache import cached_dataset
 from workbench.ui.tasks import Task
 
 
@@ -103,6 +104,7 @@ class LatentSession(QObject):
 
     def _build(self, snap: dict, dataset, split: str):
         """Off the GUI thread: a fresh model with the snapshot's weights, and the codes."""
+        # here, not at the top: it imports torch, and the window imports this module at start-up
         from workbench.analysis.latent import LatentProbe
 
         probe = LatentProbe.from_snapshot(snap)  # no cache: the GUI's probe stays untouched
@@ -123,8 +125,6 @@ class LatentSession(QObject):
 
     def _load(self, dataset):
         """A built-in name, a folder's source, or a run's recorded description (a dict)."""
-        from workbench.data.cache import cached_dataset
-
         return cached_dataset(dataset)
 
     def _on_built(self, result) -> None:

@@ -13,8 +13,6 @@ Both take `source()` -> {"snapshot": {...} or None, "dataset": ...} from the win
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -35,10 +33,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.analysis.sheets import sheet_array
 from workbench.core.errors import WorkbenchError
+from workbench.data.cache import cached_dataset, dataset_key
 from workbench.ui.panels.image_grid import ImageGridView
 from workbench.ui.tasks import Task
 
+# The models, the scores and the hold-out run import torch: they are imported where they are used,
+# so the panel module stays cheap to import before torch loads.
 NORMAL_COLOR = "#1f77b4"
 ANOMALY_COLOR = "#ff7f0e"
 WORST_N = 24
@@ -64,39 +66,21 @@ def _caption(text: str = "") -> QLabel:
 def _holdout(ctx, load: Callable[[object], object], model: str, dataset, holdout: int,
              steps: int, kind: str):
     """The work of the view's experiment task: train without class `holdout`, then score."""
-    # here, not at the top: training imports torch, which the window loads after its first paint
     from workbench.experiments.holdout import holdout_experiment
 
     return holdout_experiment(model, load(dataset), holdout, steps, kind=kind, device="cpu",
                               ctx=ctx)
 
 
-class _Data:
-    """Datasets on the CPU, one kept (shared by the views; used from the tasks' threads too)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._cache: dict = {}
-
-    def __call__(self, dataset):
-        from workbench.data import load_dataset
-
-        key = json.dumps(dataset, sort_keys=True, default=str)
-        with self._lock:
-            if key not in self._cache:
-                self._cache = {key: load_dataset(dataset).to("cpu")}
-            return self._cache[key]
-
-
 # == anomaly detection ================================================================================
 class AnomalyView(QWidget):
     status = Signal(str)
 
-    def __init__(self, source: Callable[[], dict | None] | None = None, data: _Data | None = None,
-                 parent=None):
+    def __init__(self, source: Callable[[], dict | None] | None = None,
+                 data: Callable[[object], object] | None = None, parent=None):
         super().__init__(parent)
         self.source = source
-        self.load = data or _Data()
+        self.load = data or cached_dataset  # a dataset description -> TensorData on the CPU
         self.result = None  # the AnomalyResult shown
         self.experiment = Task("anomaly-experiment")  # the hold-out run
         self._jobs = Task("anomaly")  # scoring the current weights
@@ -286,7 +270,6 @@ class AnomalyView(QWidget):
     # -- drawing ----------------------------------------------------------------------------------
     def _on_result(self, res) -> None:
         from workbench.analysis.anomaly import error_histogram, worst
-        from workbench.analysis.sheets import sheet_array
 
         self.result = res
         a = res.anomalous
@@ -329,11 +312,11 @@ class DenoisingView(QWidget):
     """Clean / corrupted / reconstructed rows for a few validation images, decoded on the GUI
     thread from a CPU copy of the newest weights (8 small images take milliseconds)."""
 
-    def __init__(self, source: Callable[[], dict | None] | None = None, data: _Data | None = None,
-                 parent=None):
+    def __init__(self, source: Callable[[], dict | None] | None = None,
+                 data: Callable[[object], object] | None = None, parent=None):
         super().__init__(parent)
         self.source = source
-        self.load = data or _Data()
+        self.load = data or cached_dataset  # a dataset description -> TensorData on the CPU
         self.probe = None
         self.images: np.ndarray | None = None  # N×C×H×W clean
         self._eps: np.ndarray | None = None  # fixed noise, so the slider morphs one picture
@@ -397,8 +380,7 @@ class DenoisingView(QWidget):
         if snap is None:
             return
         dataset = src.get("dataset") or "mnist5k"
-        key = (id(snap["state"]), snap.get("step"), json.dumps(dataset, sort_keys=True,
-                                                               default=str))
+        key = (id(snap["state"]), snap.get("step"), dataset_key(dataset))
         if key == self._key:
             return
         self._key = key
@@ -466,8 +448,6 @@ class DenoisingView(QWidget):
                                  f"{p.name} has no encoder: denoising needs an autoencoder or "
                                  "a VAE.")
             return
-        from workbench.analysis.sheets import sheet_array
-
         noisy = self.corrupted().astype(np.float32)
         recon = p.reconstruct(noisy)
         self.errors = (float(((noisy - self.images) ** 2).mean()),
@@ -486,15 +466,14 @@ class DenoisingView(QWidget):
 
 
 class AnomalyPanel(QWidget):
-    """The tab: anomaly detection and denoising, sharing one dataset cache."""
+    """The tab: anomaly detection and denoising (their datasets from the one cache)."""
 
     status = Signal(str)
 
     def __init__(self, source: Callable[[], dict | None] | None = None, parent=None):
         super().__init__(parent)
-        data = _Data()
-        self.anomaly = AnomalyView(source, data)
-        self.denoising = DenoisingView(source, data)
+        self.anomaly = AnomalyView(source)
+        self.denoising = DenoisingView(source)
         self.anomaly.status.connect(self.status)
         tabs = QTabWidget()
         tabs.addTab(self.anomaly, "Anomaly detection")

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QComboBox, QDial
                                QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel, QListWidget,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from workbench.analysis.sheets import image_grid
 from workbench.core.errors import DatasetError, WorkbenchError
 from workbench.core.tasks import TaskContext
 from workbench.data.folder import no_image_message, scan_folder, to_tensordata
@@ -143,8 +144,6 @@ class DatasetView(QWidget):
         return x[:GRID_IMAGES].cpu().numpy()
 
     def _show(self, label: int) -> None:
-        from workbench.analysis.sheets import image_grid
-
         if self._data is None:
             return
         if self._data.spec.kind != "image":

@@ -16,6 +16,7 @@ stalls on 2 busy cores."""
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 import time
@@ -30,6 +31,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHB
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.tasks import TaskContext
+from workbench.data import list_datasets
+from workbench.ui.forms import ConfigForm
 from workbench.ui.panels.dirac_view import arrow_segments
 from workbench.ui.tasks import Task
 
@@ -225,8 +228,6 @@ def _freeze_gc() -> None:
     """Move every object alive now (torch, Qt, pyqtgraph: a few hundred thousand) out of the
     cyclic collector's reach. Full collections then scan only newer objects: before, one took
     150–420 ms and landed in the middle of a draw (measured here on 2 busy cores)."""
-    import gc
-
     gc.collect()
     gc.freeze()
 
@@ -390,8 +391,8 @@ class GanLabPanel(QWidget):
         split.setStretchFactor(1, 2)
 
     def _transport(self, dataset, model, seed) -> QWidget:
+        # here, not at the top: the registry imports torch (the panel module stays cheap)
         from workbench.models.registry import get_model_info, list_models
-        from workbench.data import list_datasets
 
         box = QGroupBox("Training")
         g = QGridLayout(box)
@@ -555,8 +556,6 @@ class GanLabPanel(QWidget):
         self.lab_loop.send("rate", r)
 
     def _on_config(self, config) -> None:
-        from workbench.ui.forms import ConfigForm
-
         self.config = config
         if self.form is None or type(self.form._config) is not type(config):
             self.form = ConfigForm(config)

@@ -10,12 +10,15 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QGroupBox, QH
                                QLabel, QProgressBar, QPushButton, QSpinBox, QSplitter,
                                QVBoxLayout, QWidget)
 
+from workbench.analysis.sheets import sheet_array
 from workbench.ui.latent_session import LatentSession
 from workbench.ui.panels.image_grid import ImageGridView
 from workbench.ui.panels.latent_scatter import LatentScatter
 from workbench.ui.panels.latent_sliders import LatentSliders
 from workbench.ui.tasks import Task
 
+# workbench.analysis.latent (PCA, k-means, t-SNE) imports torch, so it is imported where it is
+# used: the window imports this module before torch loads.
 TSNE_MAX_POINTS = 2000  # exact t-SNE is O(N²): 2000 points take about a minute on 2 cores
 NO_RUN = ("Train a model (or open a run) to explore its latent space.\n\n"
           "Every few seconds of training the codes of the held-out images are drawn here,\n"
@@ -24,8 +27,6 @@ NO_RUN = ("Train a model (or open a run) to explore its latent space.\n\n"
 
 def _pair_image(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Input | reconstruction side by side as one uint8 picture."""
-    from workbench.analysis.sheets import sheet_array
-
     return sheet_array(np.stack([a, b]), nrow=2)
 
 
@@ -296,8 +297,6 @@ class LatentExplorer(QWidget):
             self.selection_caption.setText("")
             return
         if enc.images.ndim == 4:
-            from workbench.analysis.sheets import sheet_array
-
             self.selection_view.set_array(sheet_array(enc.images[rows[:64]]))
         counts = ""
         if enc.labels is not None:

@@ -26,8 +26,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.data.cache import cached_dataset
 from workbench.ui.tasks import Task
 
+# The evaluation and the models import torch: they are imported where they are used, so the panel
+# module stays cheap to import before torch loads.
 CURRENT = "current"  # the column key of the window's newest weights
 
 
@@ -148,8 +151,6 @@ class MetricsPanel(QWidget):
 
     def _load(self, dataset):
         """The dataset (on the CPU), loaded once per description (off the GUI thread)."""
-        from workbench.data.cache import cached_dataset
-
         return cached_dataset(dataset)
 
     # -- the queue: one evaluation at a time, so comparing runs drops none ---------------------------

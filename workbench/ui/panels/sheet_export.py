@@ -13,6 +13,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from workbench.core.errors import ConfigError, WorkbenchError
+from workbench.data.cache import cached_dataset
+from workbench.engine.runs import RunDir
+from workbench.reports.export import SheetSpec, render_sheet, save_sheet_with_provenance
 from workbench.ui.panels.image_grid import ImageGridView
 from workbench.ui.tasks import Task
 
@@ -32,9 +36,8 @@ class SheetExportDialog(QDialog):
 
     def __init__(self, source, parent=None, default_dir: Path | None = None):
         super().__init__(parent)
-        from workbench.core.errors import WorkbenchError
+        # here, not at the top: the registry imports torch (the module stays cheap to import)
         from workbench.models.registry import get_model_info
-        from workbench.engine.runs import RunDir
 
         self.setWindowTitle("Export sample sheet")
         if isinstance(source, (str, Path)):
@@ -186,9 +189,6 @@ class SheetExportDialog(QDialog):
 
     # -- the spec --------------------------------------------------------------------------------
     def spec(self):
-        from workbench.reports.export import SheetSpec
-        from workbench.core.errors import ConfigError
-
         try:
             dims = tuple(int(d) for d in self.dims.text().replace(" ", "").split(",") if d)
         except ValueError:
@@ -205,8 +205,6 @@ class SheetExportDialog(QDialog):
         self._timer.start()
 
     def _render(self) -> None:
-        from workbench.core.errors import WorkbenchError
-
         try:
             spec = self.spec()
             spec.check()
@@ -221,13 +219,9 @@ class SheetExportDialog(QDialog):
         """The dataset, for kinds that show real images (loaded once, off the GUI thread)."""
         if self._dataset is None:
             return None
-        from workbench.data.cache import cached_dataset
-
         return cached_dataset(self._dataset)
 
     def _work(self, spec):
-        from workbench.reports.export import render_sheet
-
         needs = spec.kind != "samples" and not (spec.kind == "traversal" and spec.dims)
         data = self._load_data() if needs else None
         dataset = self._dataset if isinstance(self._dataset, dict) else (
@@ -263,9 +257,6 @@ class SheetExportDialog(QDialog):
     def save_to(self, path: Path) -> Path | None:
         """Write the PNG (with provenance) and its sidecar; the shown preview if it is current,
         else a fresh render."""
-        from workbench.reports.export import save_sheet_with_provenance
-        from workbench.core.errors import WorkbenchError
-
         path = Path(path)
         if path.suffix.lower() != ".png":
             path = path.with_name(path.name + ".png")
