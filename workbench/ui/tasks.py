@@ -13,10 +13,16 @@ What it reports comes back on the GUI thread, as calls of the callbacks given to
 `on_error(exception)` or `on_cancelled()`.
 
 Latest request wins: a newer `submit` cancels the older request (its `ctx.check()` raises
-Cancelled) and drops whatever it would still deliver. `cancel()` stops the current request and
-delivers only its `on_cancelled`, once the work has stopped. `shutdown()` cancels and drops
-everything and waits for the work to end (the window's close waits on it); the task stays
-usable afterwards (a view stops one study before showing the next).
+Cancelled) and drops whatever it would still deliver; the newer one runs once the older one has
+stopped (one worker thread per task). Work whose every request matters submits the next one when
+the last has been delivered (the metrics panel queues its evaluations so). `cancel()` stops the
+current request and delivers only its `on_cancelled`, once the work has stopped. `shutdown()`
+cancels and drops everything and waits for the work to end (the window's close waits on it);
+the task stays usable afterwards (a view stops one study before showing the next).
+
+Long-lived work is a request too: the GAN lab's loop and a training relay run until cancelled
+or done, and hand over their news with `ctx.emit`. Needs qasync's loop as asyncio's event loop
+(ui/app.py sets it; so does tests/ui/conftest.py).
 """
 
 from __future__ import annotations
@@ -87,19 +93,22 @@ class _Request:
     def _progress(self, done, total, text) -> None:
         """Throttled: a report within PROGRESS_INTERVAL_S of the last one sent is held, and the
         newest held one goes out when the interval is over (a stage's text is never stuck)."""
-        now = time.monotonic()
-        last = done >= (1.0 if total is None else total)
-        wait = PROGRESS_INTERVAL_S - (now - self._last_progress)
-        if last or wait <= 0:
+        report = (done, total, text)
+        if done >= 1.0 if total is None else 0 < total <= done:  # the end: never held
             self._take_held()
-            self._last_progress = now
-            self._send(self.on_progress, (done, total, text))
+            self._send(self.on_progress, report)
             return
+        wait = PROGRESS_INTERVAL_S - (time.monotonic() - self._last_progress)
         with self._held_lock:
-            self._held_progress = (done, total, text)
+            if wait <= 0 and not self._flush_due:
+                self._last_progress = time.monotonic()
+                self._send(self.on_progress, report)
+                return
+            self._held_progress = report  # the flush that is due, or the one scheduled now
             schedule, self._flush_due = not self._flush_due, True
         if schedule:
-            self.loop.call_soon_threadsafe(self.loop.call_later, wait, self._flush_held)
+            self.loop.call_soon_threadsafe(self.loop.call_later, max(wait, 0.0),
+                                           self._flush_held)
 
     def _take_held(self) -> tuple | None:
         with self._held_lock:
@@ -119,10 +128,9 @@ class _Request:
 
     def _flush_held(self) -> None:
         with self._held_lock:
-            self._flush_due = False
-        held = self._take_held()
-        if held is not None:
+            held, self._held_progress, self._flush_due = self._held_progress, None, False
             self._last_progress = time.monotonic()
+        if held is not None:
             self._deliver(self.on_progress, held)
 
     def drop(self) -> None:
