@@ -218,10 +218,11 @@ class LabLoop:
             w.pop(0)
         rate = (w[-1][1] - w[0][1]) / (w[-1][0] - w[0][0]) if len(w) > 1 and \
             w[-1][0] > w[0][0] else 0.0
-        self._ctx.emit(("state", {"step": lab.step, "d_updates": lab.d_updates, "playing": self.playing,
-                         "steps_per_s": rate if self.playing else 0.0,
-                         "dataset": lab.dataset_name, "model": lab.model_name,
-                         "seed": lab.seed}))
+        self._ctx.emit(("state", {"step": lab.step, "d_updates": lab.d_updates,
+                                  "playing": self.playing,
+                                  "steps_per_s": rate if self.playing else 0.0,
+                                  "dataset": lab.dataset_name, "model": lab.model_name,
+                                  "seed": lab.seed}))
 
 
 def _freeze_gc() -> None:
