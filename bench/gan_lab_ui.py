@@ -76,7 +76,7 @@ def in_panel(dataset: str, model: str, seconds: float, loop, interact: bool = Fa
     timer.setInterval(10)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     states: list[tuple[float, int]] = []
-    panel.worker.state.connect(lambda st: states.append((time.perf_counter(), st["step"])))
+    panel.state_changed.connect(lambda st: states.append((time.perf_counter(), st["step"])))
     poke = QTimer()
     poke.setInterval(200)
     k = [0]

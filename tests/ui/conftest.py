@@ -1,5 +1,6 @@
-"""Qt fixtures: a qasync event loop on the test QApplication, and a factory for main windows
-that fails the test if a window or a training thread is left running at teardown."""
+"""Qt fixtures: a qasync event loop on the test QApplication (for every UI test: the window's
+background work runs on it), and a factory for main windows that fails the test if a window is
+left open or background work (ui/tasks.py) is left running at teardown."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import asyncio
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def qasync_loop(qapp):
-    """asyncio on Qt's event loop, as in ui/app.py; jobs progress whenever Qt processes events."""
+    """asyncio on Qt's event loop, as in ui/app.py; tasks progress whenever Qt processes
+    events. Every UI test gets it: panels start their tasks on this loop."""
     import qasync
 
     loop = qasync.QEventLoop(qapp)
@@ -42,9 +44,11 @@ def settings(tmp_path):
 @pytest.fixture
 def make_window(qtbot, qasync_loop, tmp_path, settings, monkeypatch):
     from workbench.ui.main_window import MainWindow
+    from workbench.ui.tasks import busy_tasks
 
     monkeypatch.setenv("GENWORKBENCH_WORKSPACE", str(tmp_path / "runs"))
     made: list[MainWindow] = []
+    busy_before = set(busy_tasks())  # another test's leftovers are not this test's leak
 
     def make(load_backend: bool = True, settings_obj=None, in_process: bool = True) -> MainWindow:
         """in_process=True trains in a child process (the app's default); False in a thread."""
@@ -58,17 +62,15 @@ def make_window(qtbot, qasync_loop, tmp_path, settings, monkeypatch):
         return w
 
     yield make
-    leaked = []
+    training = [w for w in made if w.session.runner is not None and w.session.runner.running]
     for w in made:
-        if w.session.runner is not None and w.session.runner.isRunning():
-            leaked.append(w)
-        w.close()  # stops and joins any training thread, and the GAN lab's worker
-        if w.panels.built("gan_lab") is not None and w.panels.built("gan_lab").worker.isRunning():
-            leaked.append(w.panels.built("gan_lab"))
-    assert not leaked, f"a worker thread was still running at teardown: {leaked}"
+        w.close()  # stops training (and waits for it), the GAN lab's loop and every task
+    assert not training, f"a training run was still running at teardown: {training}"
     from PySide6.QtWidgets import QApplication
 
     QApplication.processEvents()
+    leaked = [t for t in busy_tasks() if t not in busy_before]
+    assert not leaked, f"background work was still running after the window closed: {leaked}"
     visible = [t for t in QApplication.topLevelWidgets()
                if t.isVisible() and t.__class__.__name__ == "MainWindow"]
     assert not visible, f"windows left open: {visible}"

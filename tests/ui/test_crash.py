@@ -89,9 +89,10 @@ def test_training_start_end_and_failure_are_logged(qtbot, log_file):
     from pathlib import Path
 
     from workbench.engine.events import Finished, Started
-    from workbench.ui.workers import TrainingThread
+    from workbench.ui.workers import TrainingRun
 
-    runner = TrainingThread({"model": "vae_mlp"})  # never started: its signals are enough
+    # never started: its signals are enough
+    runner = TrainingRun({"model": "vae_mlp"}, child_process=False)
     runner.started_run.emit(Started("vae_mlp", "cpu", 0, 200, 35, 128, Path("/runs/x")))
     runner.finished_run.emit(Finished(200, "completed"))
     runner.finished_run.emit(Finished(57, "diverged", "loss is nan"))

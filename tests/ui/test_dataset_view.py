@@ -138,46 +138,67 @@ def _pets(tmp_path):
     return root
 
 
-def test_folder_loader_loads_in_a_thread(qtbot, tmp_path, monkeypatch):
-    from workbench.ui.panels.dataset_view import DatasetView, FolderLoader
+def _run(qtbot, task, work, **callbacks):
+    """Submit `work` and wait until its outcome is delivered; (kind, value) of the outcome."""
+    out = []
+    task.submit(work, on_done=lambda r: out.append(("done", r)),
+                on_error=lambda e: out.append(("error", e)),
+                on_cancelled=lambda: out.append(("cancelled", None)), **callbacks)
+    qtbot.waitUntil(lambda: bool(out), timeout=30_000)
+    return out[0]
+
+
+def test_folder_task_loads_in_a_thread(qtbot, qasync_loop, tmp_path, monkeypatch):
+    from workbench.ui.panels.dataset_view import DatasetView, load_folder_dataset
+    from workbench.ui.tasks import Task
 
     monkeypatch.setenv("GENWORKBENCH_CACHE", str(tmp_path / "cache"))
-    loader = FolderLoader(_pets(tmp_path), FolderOptions(size=8))
-    seen = []
-    loader.progress.connect(lambda d, t: seen.append((d, t)))
-    with qtbot.waitSignal(loader.loaded, timeout=30_000) as sig:
-        loader.start()
-    loader.wait()
-    data, report = sig.args
+    task, seen = Task("folder"), []
+    root = _pets(tmp_path)
+    kind, (data, report) = _run(qtbot, task,
+                                lambda ctx: load_folder_dataset(ctx, root, FolderOptions(size=8)),
+                                on_progress=lambda d, t, _s: seen.append((d, t)))
+    assert kind == "done"
     assert data.spec.shape == (3, 8, 8) and report.ok == 8 and seen[-1] == (8, 8)
     v = DatasetView()
     qtbot.addWidget(v)
     v.set_data(data, report)
     assert v.class_combo.count() == 3
+    assert task.shutdown(10)
 
 
-def test_folder_loader_cancel_and_failure(qtbot, tmp_path, monkeypatch):
-    from workbench.ui.panels.dataset_view import FolderLoader
+def test_folder_task_cancel_and_failure(qtbot, qasync_loop, tmp_path, monkeypatch):
+    import threading
+
+    from workbench.ui.panels.dataset_view import folder_failure, load_folder_dataset
+    from workbench.ui.tasks import Task
 
     monkeypatch.setenv("GENWORKBENCH_CACHE", str(tmp_path / "cache"))
-    loader = FolderLoader(_pets(tmp_path), FolderOptions(size=8))
-    loader.cancel()  # a newer request came before this one ran
-    with qtbot.waitSignal(loader.cancelled, timeout=30_000):
-        loader.start()
-    loader.wait()
+    task = Task("folder")
+    root = _pets(tmp_path)
+    gate = threading.Event()
+
+    def scan_after_the_gate(ctx):
+        gate.wait(10)
+        return load_folder_dataset(ctx, root, FolderOptions(size=8))
+
+    out = []
+    task.submit(scan_after_the_gate, on_done=lambda r: out.append("done"),
+                on_cancelled=lambda: out.append("cancelled"))
+    task.cancel()  # the user's Cancel, before the scan got going
+    gate.set()
+    qtbot.waitUntil(lambda: bool(out), timeout=30_000)
+    assert out == ["cancelled"]
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "a.png").write_bytes(b"nope")
-    bad = FolderLoader(tmp_path / "junk", FolderOptions(size=8))
-    with qtbot.waitSignal(bad.failed, timeout=30_000) as sig:
-        bad.start()
-    bad.wait()
-    msg, report = sig.args
-    assert msg.startswith("no usable image in") and report.skipped
-    missing = FolderLoader(tmp_path / "nope")
-    with qtbot.waitSignal(missing.failed, timeout=30_000) as sig:
-        missing.start()
-    missing.wait()
-    assert sig.args[0].startswith("no such folder") and sig.args[1] is None
+    kind, e = _run(qtbot, task, lambda ctx: load_folder_dataset(ctx, tmp_path / "junk",
+                                                                FolderOptions(size=8)))
+    msg, report = folder_failure(e)
+    assert kind == "error" and msg.startswith("no usable image in") and report.skipped
+    kind, e = _run(qtbot, task, lambda ctx: load_folder_dataset(ctx, tmp_path / "nope"))
+    msg, report = folder_failure(e)
+    assert kind == "error" and msg.startswith("no such folder") and report is None
+    assert task.shutdown(10)
 
 
 def test_dropping_a_folder_on_the_view(qtbot, tmp_path):

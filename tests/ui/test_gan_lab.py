@@ -1,5 +1,5 @@
-"""The GAN lab panel: its worker thread plays, steps D and G, takes live config changes from the
-form, draws snapshots, and stops cleanly."""
+"""The GAN lab panel: its loop (a task, in a worker thread) plays, steps D and G, takes live
+config changes from the form, draws snapshots, and stops cleanly."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ def panel(qtbot):
     qtbot.waitUntil(lambda: p.form is not None and p.snapshot is not None, timeout=20_000)
     yield p
     p.shutdown()
-    assert not p.worker.isRunning()
+    assert not p.running
 
 
 def weights(panel):
     """Copies of D's and G's weights, read on the worker thread."""
-    fut = panel.worker.call(lambda lab: (
+    fut = panel.lab_loop.call(lambda lab: (
         [t.detach().clone() for t in lab.model.D.parameters()],
         [t.detach().clone() for t in lab.model.G.parameters()]))
     return fut.result(timeout=10)
@@ -36,7 +36,7 @@ def test_step_d_moves_only_d_and_step_g_only_g(panel, qtbot):
     import threading
 
     # the lab lives on the worker thread, never the GUI's
-    assert panel.worker.call(lambda lab: threading.get_ident()).result(timeout=10) \
+    assert panel.lab_loop.call(lambda lab: threading.get_ident()).result(timeout=10) \
         != threading.get_ident()
     d0, g0 = weights(panel)
     panel.step_d()
@@ -78,7 +78,7 @@ def test_form_changes_reach_the_lab_live(panel, qtbot):
     combo = form.widget("loss")
     combo.setCurrentIndex(combo.findText("hinge"))
     form.widget("r1_gamma").setValue(2.5)
-    loss = lambda: panel.worker.call(lambda lab: (lab.config.loss, lab.config.r1_gamma)) \
+    loss = lambda: panel.lab_loop.call(lambda lab: (lab.config.loss, lab.config.r1_gamma)) \
         .result(timeout=10)  # noqa: E731
     qtbot.waitUntil(lambda: loss() == ("hinge", 2.5), timeout=5000)
     # stepping still works with the new loss, and the weights were kept (step count too)
@@ -90,7 +90,7 @@ def test_form_changes_reach_the_lab_live(panel, qtbot):
 def test_bad_value_is_reported_not_raised(panel, qtbot):
     panel.set_config(r1_gamma=-1.0)
     qtbot.waitUntil(lambda: "r1_gamma" in panel.status.text(), timeout=5000)
-    assert panel.worker.isRunning()
+    assert panel.running
     assert panel.form.widget("r1_gamma").value() == 0.0  # the form still shows the lab's value
 
 
@@ -116,7 +116,7 @@ def test_shutdown_is_idempotent_and_joins(qtbot):
     p.play()
     qtbot.waitUntil(lambda: p.last_state["step"] > 0, timeout=20_000)
     p.shutdown()
-    assert not p.worker.isRunning()
+    assert not p.running
     p.shutdown()
 
 
@@ -144,7 +144,7 @@ def test_hidden_panel_skips_drawing_and_catches_up_when_shown(panel, qtbot):
     panel.hide()
     panel.step_g()
     qtbot.waitUntil(lambda: panel.snapshot is not None and panel.snapshot.step == 1, timeout=5000)
-    assert panel.drawn_step == 0  # nothing drawn while hidden, and the worker was acked
+    assert panel.drawn_step == 0  # nothing drawn while hidden, and the loop was acked
     panel.step_g()
     qtbot.waitUntil(lambda: panel.snapshot.step == 2, timeout=5000)
     panel.show()

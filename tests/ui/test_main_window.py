@@ -1,5 +1,5 @@
 """The main window drives a real (tiny) training run: curves get points, grids appear,
-pause/stop work, and no worker is left behind."""
+pause/stop work, and no background work is left behind."""
 
 from __future__ import annotations
 
@@ -101,9 +101,9 @@ def test_close_while_training_joins_thread(make_window, qtbot):
     _short(w, steps=100_000)
     w.session.start()
     qtbot.waitUntil(lambda: w.training_view.plots.point_count("train") > 0, timeout=30_000)
-    thread = w.session.runner
+    run = w.session.runner
     w.close()
-    assert not thread.isRunning()
+    assert not run.running
 
 
 def test_changed_hyperparameter_and_other_model(make_window, qtbot):
@@ -217,12 +217,10 @@ def test_open_bad_run_dir_gives_message(make_window, tmp_path, message_boxes):
 
 @pytest.mark.parametrize("in_process", [True, False], ids=["process", "thread"])
 def test_both_runners_train_and_stop(make_window, qtbot, in_process):
-    from workbench.ui.workers import TrainingProcess, TrainingThread
-
     w = make_window(in_process=in_process)
     _short(w, steps=100_000)
     assert w.session.start()
-    assert isinstance(w.session.runner, TrainingProcess if in_process else TrainingThread)
+    assert w.session.runner.child_process is in_process
     qtbot.waitUntil(lambda: w.training_view.plots.point_count("train") > 0, timeout=60_000)
     with qtbot.waitSignal(w.session.training_finished, timeout=30_000) as blocker:
         w.session.stop()
@@ -264,13 +262,13 @@ def test_gan_lab_and_dirac_tabs_are_built_on_first_view_and_stopped_on_close(mak
     assert w.panels.built("gan_lab") is None and w.panels.built("dirac") is None
     w.panels.setCurrentWidget(w.panels.page("gan_lab"))
     lab = w.panels.built("gan_lab")
-    assert lab is not None and lab.worker.isRunning()
+    assert lab is not None and lab.running
     lab.step_both(3)
     qtbot.waitUntil(lambda: lab.last_state["step"] >= 3, timeout=20_000)
     w.panels.setCurrentWidget(w.panels.page("dirac"))
     assert w.panels.built("dirac") is not None
     w.close()
-    assert not lab.worker.isRunning()
+    assert not lab.running
 
 
 def test_gan_training_shows_the_class_histogram(make_window, qtbot, monkeypatch, tmp_path):

@@ -32,7 +32,7 @@ def folder(tmp_path, monkeypatch):
 def _load(w, qtbot, path):
     w.dataset_page.folder_size.setCurrentIndex(w.dataset_page.folder_size.findData(28))
     w.dataset_page.open_folder(str(path))
-    qtbot.waitUntil(lambda: w.dataset_page.folder_loader is None, timeout=60_000)
+    qtbot.waitUntil(lambda: not w.dataset_page.folder_jobs.busy, timeout=60_000)
 
 
 def test_open_folder_offers_it_trains_on_it_and_remembers_it(make_window, qtbot, folder,
@@ -68,7 +68,7 @@ def test_dropping_a_folder_on_the_window_loads_it(make_window, qtbot, folder):
     ev = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
                     Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     w.dropEvent(ev)
-    qtbot.waitUntil(lambda: w.dataset_page.folder_loader is None, timeout=60_000)
+    qtbot.waitUntil(lambda: not w.dataset_page.folder_jobs.busy, timeout=60_000)
     assert isinstance(w.setup.dataset_combo.currentData(), dict)
 
 

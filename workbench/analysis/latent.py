@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from workbench.core.tasks import Cancelled
+from workbench.core.tasks import TaskContext
 from workbench.models.registry import create_model
 
 ProgressFn = Callable[[int, int], None]
@@ -159,14 +159,16 @@ def _binary_search_affinities(d2: torch.Tensor, perplexity: float, tol: float = 
 
 def tsne(codes, perplexity: float = 30.0, iterations: int = 500, seed: int = 0,
          progress: ProgressFn | None = None, cancel: threading.Event | None = None,
-         learning_rate: float | None = None) -> np.ndarray:
+         learning_rate: float | None = None, ctx: TaskContext | None = None) -> np.ndarray:
     """Exact t-SNE (van der Maaten & Hinton 2008) of N codes to 2-D, in float32 torch.
 
     O(N²) memory and time per iteration: about a second for 500 points and a minute or two for
     5000 on two cores. Early exaggeration ×12 for the first 100 iterations, momentum 0.5 → 0.8,
-    per-parameter gains; `progress(i, iterations)` is called every 10 iterations and `cancel`
-    (a threading.Event) is checked as often, raising `Cancelled`.
+    per-parameter gains. `ctx` hears of progress (iterations done of all) every 10 iterations
+    and is checked for a stop at each one (raising Cancelled); without it, `progress(i,
+    iterations)` and `cancel` (a threading.Event) do the same.
     """
+    ctx = ctx or TaskContext.from_callbacks(progress, cancel)
     x = torch.as_tensor(np.asarray(codes, np.float32))
     n = len(x)
     if n < 4:
@@ -185,8 +187,7 @@ def tsne(codes, perplexity: float = 30.0, iterations: int = 500, seed: int = 0,
     lr = learning_rate or max(n / 12.0 / 4.0, 50.0)  # the "automatic" rate of Belkina et al.
     eye = torch.eye(n, dtype=torch.bool)
     for it in range(iterations):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
+        ctx.check()
         exaggeration = 12.0 if it < 100 else 1.0
         momentum = 0.5 if it < 250 else 0.8
         num = 1.0 / (1.0 + torch.cdist(y, y).pow(2))
@@ -199,8 +200,8 @@ def tsne(codes, perplexity: float = 30.0, iterations: int = 500, seed: int = 0,
         velocity = momentum * velocity - lr * gains * grad
         y = y + velocity
         y = y - y.mean(0)
-        if progress is not None and (it % 10 == 0 or it == iterations - 1):
-            progress(it + 1, iterations)
+        if it % 10 == 0 or it == iterations - 1:
+            ctx.progress(it + 1, iterations)
     return y.numpy()
 
 

@@ -6,7 +6,8 @@ it); a folder without sub-folders is one unlabeled set. Hidden names, `__MACOSX`
 are not images by extension are ignored silently; symlinked folders are never followed (no
 loops). Everything that looks like an image but cannot be used goes into the report.
 
-Qt-free: the GUI runs `load_folder` in a worker with `progress` and `cancel`.
+Qt-free: long work reports through a TaskContext (core/tasks.py): the GUI passes its task's
+context as `ctx`; the CLI and the tests may pass plain `progress` and `cancel` instead.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from workbench.core.errors import ConfigError, DatasetError
-from workbench.core.tasks import Cancelled
+from workbench.core.tasks import TaskContext
 from workbench.data.split import SPLIT_SEED, stratified_split
 
 IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
@@ -126,11 +127,6 @@ class _Scan:
     per_class_files: Counter
 
 
-def _check_cancel(cancel) -> None:
-    if cancel is not None and (cancel.is_set() if hasattr(cancel, "is_set") else cancel()):
-        raise Cancelled("scan cancelled")  # nothing was cached
-
-
 def _entries(path: Path, skipped: list) -> list[os.DirEntry]:
     try:
         with os.scandir(path) as it:
@@ -167,8 +163,9 @@ def _classify(entry: os.DirEntry) -> tuple[str, str | None]:
     return "file", None
 
 
-def scan(root, cancel=None) -> _Scan:
+def scan(root, ctx: TaskContext | None = None) -> _Scan:
     """List the candidate images of a folder and what is skipped before decoding."""
+    ctx = ctx or TaskContext()
     root = Path(root).expanduser()
     if not root.exists():
         raise DatasetError(f"no such folder: {root}")
@@ -196,7 +193,7 @@ def scan(root, cancel=None) -> _Scan:
         for k, d in enumerate(class_dirs):
             stack = [Path(d.path)]
             while stack:  # depth-first; symlinked folders never enter the stack
-                _check_cancel(cancel)
+                ctx.check()
                 here = stack.pop()
                 subdirs = []
                 for e in _entries(here, skipped):
@@ -344,23 +341,21 @@ def default_workers() -> int:
     return max(1, min(n, 8))
 
 
-def _decode_all(paths: list[str], opts: FolderOptions, workers: int, progress, cancel) -> list:
+def _decode_all(paths: list[str], opts: FolderOptions, workers: int, ctx: TaskContext) -> list:
     """Decode every path, in order. Large sets go to a process pool (Pillow holds the GIL for
     much of a decode, so threads would not scale)."""
     total = len(paths)
     args = (opts.size, opts.color, opts.fit, int(opts.background))
     results: list = [None] * total
     done = 0
-    if progress:
-        progress(0, total)
+    ctx.progress(0, total)
     if workers <= 1 or total < PARALLEL_MIN_FILES:
         step = 16
         for a in range(0, total, step):
-            _check_cancel(cancel)
+            ctx.check()
             results[a:a + step] = _decode_chunk(paths[a:a + step], *args)
             done = min(total, a + step)
-            if progress:
-                progress(done, total)
+            ctx.progress(done, total)
         return results
 
     import multiprocessing
@@ -369,21 +364,21 @@ def _decode_all(paths: list[str], opts: FolderOptions, workers: int, progress, c
 
     # spawn, not fork: the GUI calls this from a thread of a multi-threaded process
     chunk = max(16, min(256, total // (workers * 8)))
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
         pending = {pool.submit(_decode_chunk, paths[a:a + chunk], *args): a
                    for a in range(0, total, chunk)}
         try:
             while pending:
                 finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                _check_cancel(cancel)
+                ctx.check()
                 for f in finished:
                     a = pending.pop(f)
                     part = f.result()
                     results[a:a + len(part)] = part
                     done += len(part)
-                if finished and progress:
-                    progress(done, total)
+                if finished:
+                    ctx.progress(done, total)
         except BrokenProcessPool:
             # a worker died (killed, out of memory) or could not start: a script without an
             # `if __name__ == "__main__":` guard re-runs itself in spawned workers. Decode
@@ -395,11 +390,10 @@ def _decode_all(paths: list[str], opts: FolderOptions, workers: int, progress, c
     for a in range(0, total, 16):
         missing = sum(r is None for r in results[a:a + 16])
         if missing:
-            _check_cancel(cancel)
+            ctx.check()
             results[a:a + 16] = _decode_chunk(paths[a:a + 16], *args)
             done += missing
-            if progress:
-                progress(done, total)
+            ctx.progress(done, total)
     return results
 
 
@@ -512,17 +506,20 @@ def _assemble(sc: _Scan, results: list, opts: FolderOptions):
 
 def scan_folder(root, options: FolderOptions | None = None, *,
                 progress: Callable[[int, int], None] | None = None, cancel=None,
-                workers: int | None = None, use_cache: bool = True, cache_root=None):
+                ctx: TaskContext | None = None, workers: int | None = None,
+                use_cache: bool = True, cache_root=None):
     """Scan, decode and preprocess a folder (or read it from the cache).
 
     Returns (report, x, y): x is N×C×S×S uint8 (a read-only memory map when cached), y int64
     labels or None. Never raises for bad files (they are in report.skipped); raises
-    DatasetError for a missing root and Cancelled when `cancel` fires.
-    `cancel`: a callable returning True, or a threading.Event.
+    DatasetError for a missing root and Cancelled (nothing cached) once a stop is asked for.
+    `ctx` reports progress (files decoded of all) and is checked for a stop; without it,
+    `progress(done, total)` and `cancel` (a threading.Event or a callable returning True).
     """
     t0 = time.perf_counter()
+    ctx = ctx or TaskContext.from_callbacks(progress, cancel)
     opts = (options or FolderOptions()).check()
-    sc = scan(root, cancel)
+    sc = scan(root, ctx)
     key = _cache_key(sc, opts)
     entry = _cache_entry(cache_root, key)
     if use_cache:
@@ -530,11 +527,9 @@ def scan_folder(root, options: FolderOptions | None = None, *,
         if hit is not None:
             report, x, y = hit
             report.from_cache, report.seconds = True, time.perf_counter() - t0
-            if progress:
-                progress(len(sc.files), len(sc.files))
+            ctx.progress(len(sc.files), len(sc.files))
             return report, x, y
-    results = _decode_all([p for p, _ in sc.files], opts, workers or default_workers(),
-                          progress, cancel)
+    results = _decode_all([p for p, _ in sc.files], opts, workers or default_workers(), ctx)
     report, x, y = _assemble(sc, results, opts)
     if use_cache and report.ok:
         _write_cache(entry, report, x, y)
@@ -591,10 +586,10 @@ def to_tensordata(report: FolderReport, x, y, val_fraction: float = 0.1) -> "Ten
 
 
 def load_folder(root, options: FolderOptions | None = None, *, val_fraction: float = 0.1,
-                progress=None, cancel=None, workers: int | None = None, use_cache: bool = True,
-                cache_root=None):
+                progress=None, cancel=None, ctx: TaskContext | None = None,
+                workers: int | None = None, use_cache: bool = True, cache_root=None):
     """(TensorData, FolderReport) for a folder; DatasetError when no image can be used."""
-    report, x, y = scan_folder(root, options, progress=progress, cancel=cancel,
+    report, x, y = scan_folder(root, options, progress=progress, cancel=cancel, ctx=ctx,
                                workers=workers, use_cache=use_cache, cache_root=cache_root)
     if not report.ok:
         raise DatasetError(no_image_message(report))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from workbench.analysis.anomaly import AnomalyResult, score_set
 from workbench.core.errors import ConfigError, DatasetError
-from workbench.core.tasks import Cancelled
+from workbench.core.tasks import Cancelled, TaskContext
 from workbench.data.spec import TensorData
 from workbench.engine.events import Finished, Metrics
 from workbench.engine.trainer import Trainer, TrainSettings
@@ -35,10 +35,13 @@ def holdout_experiment(model_name: str, data, holdout: int, steps: int, *,
                        batch_size: int = 64, seed: int = 0, config=None, device: str = "cpu",
                        kind: str = "mse",
                        progress: Callable[[int, int], None] | None = None,
-                       stop: threading.Event | None = None) -> AnomalyResult:
+                       stop: threading.Event | None = None,
+                       ctx: TaskContext | None = None) -> AnomalyResult:
     """Train `model_name` for `steps` steps on `data` without class `holdout`, then score every
-    validation image. `progress(step, total)` is called as training goes; setting `stop` makes
-    it raise Cancelled at the next step."""
+    validation image. `ctx` hears of progress (steps done of all) as training goes, and a stop
+    asked of it raises Cancelled after the next step; without it, `progress(step, total)` and
+    `stop` (a threading.Event) do the same."""
+    ctx = ctx or TaskContext.from_callbacks(progress, stop)
     info = get_model_info(model_name)
     if not callable(getattr(info.model_cls, "reconstruct", None)):
         raise ConfigError(f"{model_name} cannot reconstruct (a GAN has no encoder): the anomaly "
@@ -53,13 +56,12 @@ def holdout_experiment(model_name: str, data, holdout: int, steps: int, *,
                              device=device, sample_every_s=0.0, log_every=max(1, min(10, steps)))
     trainer = Trainer(model_name, train, settings,
                       config=config if config is not None else get_config(model_name))
-    if progress is not None:
-        progress(0, steps)
+    ctx.progress(0, steps)
     for ev in trainer.fit():
-        if stop is not None and stop.is_set():
-            trainer.stop()
-        if isinstance(ev, Metrics) and ev.phase == "train" and progress is not None:
-            progress(ev.step, steps)
+        if ctx.cancelled:
+            trainer.stop()  # it ends with Finished("stopped"), below
+        if isinstance(ev, Metrics) and ev.phase == "train":
+            ctx.progress(ev.step, steps)
         elif isinstance(ev, Finished):
             if ev.reason == "stopped":
                 raise Cancelled("cancelled")
@@ -68,6 +70,5 @@ def holdout_experiment(model_name: str, data, holdout: int, steps: int, *,
     model = trainer.model.eval()
     res = score_set(model, data.to(model.device), holdout, kind)
     res.model, res.steps, res.dataset = model_name, steps, data.name
-    if progress is not None:
-        progress(steps, steps)
+    ctx.progress(steps, steps)
     return res

@@ -24,7 +24,7 @@ import numpy as np
 
 from workbench.core import config as C
 from workbench.core.errors import ConfigError
-from workbench.core.tasks import Cancelled  # noqa: F401  (the studies raise it through ctx.check)
+from workbench.core.tasks import TaskContext
 
 
 @dataclass
@@ -62,18 +62,18 @@ class Result:
     values: dict[str, float] = field(default_factory=dict)  # key numbers, for tests and the CLI
 
 
-@dataclass
-class Context:
-    """What an experiment gets besides its parameters."""
+class Context(TaskContext):
+    """What an experiment gets besides its parameters: the one TaskContext (`progress`,
+    `check()`, `emit`) plus the device and seed to run on. `progress(fraction, text)` here is
+    the caller's callback; `should_stop()` returns True once the caller wants it to stop."""
 
-    progress: Callable[[float, str], None] = lambda fraction, text="": None
-    should_stop: Callable[[], bool] = lambda: False
-    device: str = "cpu"
-    seed: int = 0
-
-    def check(self) -> None:
-        if self.should_stop():
-            raise Cancelled()
+    def __init__(self, progress: Callable[[float, str], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None, device: str = "cpu",
+                 seed: int = 0):
+        super().__init__(None if progress is None else (
+            lambda done, total, text: progress(done if total is None else done / total, text)),
+            should_stop=should_stop)
+        self.device, self.seed = device, seed
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Application start-up. The window is shown before torch is imported (torch takes seconds);
 the models load in a worker thread right after the first paint. qasync runs asyncio on Qt's
-event loop, for short background jobs (decoding a grid, exporting) with "latest request wins".
+event loop: every background task of the window (ui/tasks.py) delivers its news through it.
 
 Qt-free at module level on purpose: packaging reads the constants below without a display
 (tests/test_packaging.py), and `genworkbench gui` imports this module only when it starts."""

@@ -106,7 +106,8 @@ def log_folder_action(parent) -> QAction:
 
 
 def log_training(runner) -> None:
-    """Log a training runner's start, end and failure (its signals; works for both runners)."""
+    """Log a training run's start, end and failure (a ui.workers.TrainingRun's signals, in the
+    child process or in this one alike)."""
     job = getattr(runner, "job", None) or {}
     runner.started_run.connect(lambda ev: log.info(
         "training started: %s on %s, batch %d, steps %d-%d, run dir %s", ev.model, ev.device,

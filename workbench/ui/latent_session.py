@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from workbench.ui.jobs import LatestOnly
+from workbench.data.cache import cached_dataset
+from workbench.ui.tasks import Task
 
 
 @dataclass
@@ -51,7 +52,7 @@ class LatentSession(QObject):
         self.active = False  # panels visible: only then is a snapshot encoded
         self._pending: tuple | None = None  # (snapshot, dataset) not encoded yet
         self._last: tuple | None = None  # the newest one encoded, to re-encode another split
-        self._jobs = LatestOnly("latent")
+        self._jobs = Task("latent")
         self.busy = False
         self.focus: int | None = None
         self.selection = np.zeros(0, np.int64)
@@ -98,11 +99,12 @@ class LatentSession(QObject):
         self._last = (snap, dataset)
         split = self.split
         self._set_busy(True)
-        self._jobs.submit(lambda: self._build(snap, dataset, split), self._on_built,
-                          self._on_error)
+        self._jobs.submit(lambda _ctx: self._build(snap, dataset, split),
+                          on_done=self._on_built, on_error=self._on_error)
 
     def _build(self, snap, dataset, split: str):
         """Off the GUI thread: a fresh model with the snapshot's weights, and the codes."""
+        # here, not at the top: it imports torch, and the window imports this module at start-up
         from workbench.analysis.latent import LatentProbe
 
         probe = LatentProbe.from_snapshot(snap)  # no cache: the GUI's probe stays untouched
@@ -123,8 +125,6 @@ class LatentSession(QObject):
 
     def _load(self, dataset):
         """A built-in name, a folder's source, or a run's recorded description (a dict)."""
-        from workbench.data.cache import cached_dataset
-
         return cached_dataset(dataset)
 
     def _on_built(self, result) -> None:

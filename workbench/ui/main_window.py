@@ -25,11 +25,11 @@ from workbench.ui.crash import log_folder_action
 from workbench.ui.docks.lesson import LessonController
 from workbench.ui.docks.runs import RunsDock
 from workbench.ui.docks.setup import SetupDock
-from workbench.ui.jobs import LatestOnly
 from workbench.ui.panels.dataset_view import DatasetView
 from workbench.ui.panels.runs_panel import saved_workspace
 from workbench.ui.panels.tabs import PanelTabs
 from workbench.ui.state import WindowState
+from workbench.ui.tasks import Task
 from workbench.ui.training import TrainingSession
 from workbench.ui.workers import use_one_torch_thread_for_the_gui, warm_up_process_runner
 
@@ -54,7 +54,7 @@ class MainWindow(QMainWindow):
         self.state = st = WindowState(settings, workspace or saved_workspace(settings), self)
         self.session = TrainingSession(st, self)
         self.session.newer_checkpoint.connect(lambda on: self.act_reload_checkpoint.setEnabled(on))
-        self.backend_jobs = LatestOnly("backend")
+        self.backend_jobs = Task("backend")
         self.setup = SetupDock(st, self.session, self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.setup)
         self.panels = PanelTabs(st)
@@ -219,7 +219,8 @@ class MainWindow(QMainWindow):
     def load_backend(self) -> None:
         """Import torch and the model registry in a thread; fill the lists when done."""
         self.status_label.setText("Loading PyTorch…")
-        self.backend_jobs.submit(import_backend, self._on_backend, self._on_backend_error)
+        self.backend_jobs.submit(lambda _ctx: import_backend(), on_done=self._on_backend,
+                                 on_error=self._on_backend_error)
 
     def load_backend_blocking(self) -> None:
         self._on_backend(import_backend())

@@ -20,7 +20,7 @@ from workbench.engine.runs import RunDir
 from workbench.ui.datasets import DEFAULT_DATASET, folder_source
 from workbench.ui.run_follower import RunFollower
 from workbench.ui.state import Snapshot, WindowState
-from workbench.ui.workers import TrainingProcess, TrainingThread
+from workbench.ui.workers import TrainingRun
 
 
 def read_weights(path: Path) -> dict:
@@ -39,7 +39,7 @@ class TrainingSession(QObject):
         super().__init__(window)
         self.state = state
         self.dialog_parent = window  # message boxes are shown over the window
-        self.runner: TrainingThread | TrainingProcess | None = None
+        self.runner: TrainingRun | None = None
         self.in_process = True  # Training → Train in a separate process
         self.follower = RunFollower(self)
         self.follower.metrics.connect(state.metrics_added)
@@ -60,7 +60,7 @@ class TrainingSession(QObject):
 
     @property
     def running(self) -> bool:
-        return self.runner is not None and self.runner.isRunning()
+        return self.runner is not None and self.runner.running
 
     # == training =================================================================================
     def start(self, resume_dir: Path | None = None) -> bool:
@@ -85,15 +85,14 @@ class TrainingSession(QObject):
         if not resume:
             st.run_reset.emit(st.model_infos[name].model_cls.plot_groups)
         st.set_snapshot(None)
-        runner = TrainingProcess if self.in_process else TrainingThread
-        t = runner(job, self)
+        t = TrainingRun(job, child_process=self.in_process, parent=self)
         t.started_run.connect(self._on_started)
         t.metrics.connect(self._on_metrics)
         t.grids.connect(st.pictures)
         t.snapshot.connect(self._on_snapshot)
         t.finished_run.connect(self._on_finished)
         t.failed.connect(self._on_failed)
-        t.finished.connect(self._on_thread_done)
+        t.ended.connect(self._on_thread_done)
         self.runner = t
         self._job_meta = (name, config, dataset)
         st.settings.setValue("train_in_process", self.in_process)

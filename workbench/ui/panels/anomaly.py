@@ -4,7 +4,7 @@
 - AnomalyView: the reconstruction-error histogram over the validation set (normal images vs the
   chosen class, coloured), the ROC curve of "error ≥ t means the chosen class" with its AUC, and
   the worst-reconstructed images. Either for the current weights, or for the experiment "train
-  without digit k, score all digits", which trains in a worker thread with progress and Cancel.
+  without digit k, score all digits", which trains as a background task with progress and Cancel.
 - DenoisingView: clean, corrupted and reconstructed validation images side by side, Gaussian or
   masking noise with its level on a slider, decoded live from a CPU copy of the newest weights.
 
@@ -13,13 +13,11 @@ Both take `source()` -> {"snapshot": ui.state.Snapshot or None, "dataset": ...} 
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QThread, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -35,9 +33,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.ui.jobs import LatestOnly
+from workbench.analysis.sheets import sheet_array
+from workbench.core.errors import WorkbenchError
+from workbench.data.cache import cached_dataset, dataset_key
 from workbench.ui.panels.image_grid import ImageGridView
+from workbench.ui.tasks import Task
 
+# The models, the scores and the hold-out run import torch: they are imported where they are used,
+# so the panel module stays cheap to import before torch loads.
 NORMAL_COLOR = "#1f77b4"
 ANOMALY_COLOR = "#ff7f0e"
 WORST_N = 24
@@ -60,73 +63,27 @@ def _caption(text: str = "") -> QLabel:
     return lab
 
 
-class ExperimentWorker(QThread):
-    """Runs `experiments.holdout.holdout_experiment` off the GUI thread; `cancel()` stops it at the next
-    step (the result is then `failed` with "cancelled")."""
+def _holdout(ctx, load: Callable[[object], object], model: str, dataset, holdout: int,
+             steps: int, kind: str):
+    """The work of the view's experiment task: train without class `holdout`, then score."""
+    from workbench.experiments.holdout import holdout_experiment
 
-    progress = Signal(int, int)
-    done = Signal(object)  # AnomalyResult
-    failed = Signal(str)
-
-    def __init__(self, model: str, dataset, holdout: int, steps: int, kind: str,
-                 load: Callable[[object], object], parent=None):
-        super().__init__(parent)
-        self.args = (model, dataset, holdout, steps, kind)
-        self._load = load
-        self._stop = threading.Event()
-
-    def cancel(self) -> None:
-        self._stop.set()
-
-    def run(self) -> None:
-        from workbench.core.tasks import Cancelled
-        from workbench.experiments.holdout import holdout_experiment
-        from workbench.core.errors import WorkbenchError
-
-        model, dataset, holdout, steps, kind = self.args
-        try:
-            data = self._load(dataset)
-            res = holdout_experiment(model, data, holdout, steps, kind=kind, device="cpu",
-                                     progress=self.progress.emit, stop=self._stop)
-        except Cancelled:
-            self.failed.emit("cancelled")
-        except (WorkbenchError, ValueError) as e:
-            self.failed.emit(str(e))
-        except Exception as e:  # noqa: BLE001 - shown to the user, never a dead thread
-            self.failed.emit(f"{type(e).__name__}: {e}")
-        else:
-            self.done.emit(res)
-
-
-class _Data:
-    """Datasets on the CPU, one kept (shared by the views; used from worker threads too)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._cache: dict = {}
-
-    def __call__(self, dataset):
-        from workbench.data import load_dataset
-
-        key = json.dumps(dataset, sort_keys=True, default=str)
-        with self._lock:
-            if key not in self._cache:
-                self._cache = {key: load_dataset(dataset).to("cpu")}
-            return self._cache[key]
+    return holdout_experiment(model, load(dataset), holdout, steps, kind=kind, device="cpu",
+                              ctx=ctx)
 
 
 # == anomaly detection ================================================================================
 class AnomalyView(QWidget):
     status = Signal(str)
 
-    def __init__(self, source: Callable[[], dict | None] | None = None, data: _Data | None = None,
-                 parent=None):
+    def __init__(self, source: Callable[[], dict | None] | None = None,
+                 data: Callable[[object], object] | None = None, parent=None):
         super().__init__(parent)
         self.source = source
-        self.load = data or _Data()
+        self.load = data or cached_dataset  # a dataset description -> TensorData on the CPU
         self.result = None  # the AnomalyResult shown
-        self.worker: ExperimentWorker | None = None
-        self._jobs = LatestOnly("anomaly")
+        self.experiment = Task("anomaly-experiment")  # the hold-out run
+        self._jobs = Task("anomaly")  # scoring the current weights
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -229,32 +186,44 @@ class AnomalyView(QWidget):
         return (src or {}).get("dataset") or "mnist5k"
 
     # -- the experiment ---------------------------------------------------------------------------
+    @property
+    def experiment_running(self) -> bool:
+        return self.experiment.busy
+
     def run_experiment(self) -> bool:
-        if self.worker is not None:
+        if self.experiment_running:
             return False
-        self._jobs_token_bump()
-        w = ExperimentWorker(self.model_combo.currentText(), self._dataset(),
-                             self.holdout.value(), self.steps.value(), self.kind.currentData(),
-                             self.load, self)
-        w.progress.connect(self._on_progress)
-        w.done.connect(self._on_result)
-        w.failed.connect(self._on_failed)
-        w.finished.connect(self._on_worker_done)
-        self.worker = w
+        self._jobs.cancel()  # the experiment's result supersedes a scoring still in flight
+        args = (self.load, self.model_combo.currentText(), self._dataset(),
+                self.holdout.value(), self.steps.value(), self.kind.currentData())
+
+        def done(res):
+            self._experiment_ended()
+            self._on_result(res)
+
+        def failed(e):
+            self._experiment_ended()
+            self._on_failed(str(e) if isinstance(e, (WorkbenchError, ValueError))
+                            else f"{type(e).__name__}: {e}")
+
+        def cancelled():
+            self._experiment_ended()
+            self._on_failed("cancelled")
+
+        self.experiment.submit(lambda ctx: _holdout(ctx, *args), on_progress=self._on_progress,
+                               on_done=done, on_error=failed, on_cancelled=cancelled)
         self.progress.setRange(0, self.steps.value())
         self.progress.setValue(0)
         self.progress.show()
         self.caption.setText(f"Training {self.model_combo.currentText()} without class "
                              f"{self.holdout.value()}…")
         self._set_running(True)
-        w.start()
         return True
 
     def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
+        self.experiment.cancel()
 
-    def _on_progress(self, done: int, total: int) -> None:
+    def _on_progress(self, done: int, total: int, _text: str = "") -> None:
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
 
@@ -264,11 +233,8 @@ class AnomalyView(QWidget):
         if message != "cancelled":
             self.status.emit(f"Anomaly experiment failed: {message}")
 
-    def _on_worker_done(self) -> None:
+    def _experiment_ended(self) -> None:
         self.progress.hide()
-        if self.worker is not None:
-            self.worker.deleteLater()
-        self.worker = None
         self._set_running(False)
 
     def _set_running(self, running: bool) -> None:
@@ -285,7 +251,7 @@ class AnomalyView(QWidget):
             return False
         dataset, holdout, kind = self._dataset(), self.holdout.value(), self.kind.currentData()
 
-        def work():
+        def work(_ctx):
             from workbench.analysis.anomaly import score_set
             from workbench.analysis.latent import LatentProbe
 
@@ -297,19 +263,13 @@ class AnomalyView(QWidget):
             return res
 
         self.caption.setText(f"Scoring the validation set with {snap.model}…")
-        self._jobs.submit(work, self._on_result,
-                          lambda e: self._on_failed(str(e)))
+        self._jobs.submit(work, on_done=self._on_result,
+                          on_error=lambda e: self._on_failed(str(e)))
         return True
-
-    def _jobs_token_bump(self) -> None:
-        # an experiment's result supersedes a scoring still in flight: a newer (empty) request
-        # makes LatestOnly drop it
-        self._jobs.submit(lambda: None, lambda _r: None)
 
     # -- drawing ----------------------------------------------------------------------------------
     def _on_result(self, res) -> None:
         from workbench.analysis.anomaly import error_histogram, worst
-        from workbench.analysis.sheets import sheet_array
 
         self.result = res
         a = res.anomalous
@@ -340,9 +300,7 @@ class AnomalyView(QWidget):
         self.caption.setText(text)
 
     def shutdown(self, timeout_ms: int = 30000) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            self.worker.wait(timeout_ms)
+        self.experiment.shutdown(timeout_ms / 1000)
         self._jobs.shutdown()
 
 
@@ -354,11 +312,11 @@ class DenoisingView(QWidget):
     """Clean / corrupted / reconstructed rows for a few validation images, decoded on the GUI
     thread from a CPU copy of the newest weights (8 small images take milliseconds)."""
 
-    def __init__(self, source: Callable[[], dict | None] | None = None, data: _Data | None = None,
-                 parent=None):
+    def __init__(self, source: Callable[[], dict | None] | None = None,
+                 data: Callable[[object], object] | None = None, parent=None):
         super().__init__(parent)
         self.source = source
-        self.load = data or _Data()
+        self.load = data or cached_dataset  # a dataset description -> TensorData on the CPU
         self.probe = None
         self.images: np.ndarray | None = None  # N×C×H×W clean
         self._eps: np.ndarray | None = None  # fixed noise, so the slider morphs one picture
@@ -366,7 +324,7 @@ class DenoisingView(QWidget):
         self._seed = 0
         self._key = None  # (id of the snapshot, dataset) last built
         self._model_name = None
-        self._jobs = LatestOnly("denoise")
+        self._jobs = Task("denoise")
         self.errors: tuple[float, float] | None = None  # (corrupted, reconstructed) MSE
 
         lay = QVBoxLayout(self)
@@ -422,13 +380,13 @@ class DenoisingView(QWidget):
         if snap is None:
             return
         dataset = src.get("dataset") or "mnist5k"
-        key = (id(snap.state), snap.step, json.dumps(dataset, sort_keys=True, default=str))
+        key = (id(snap.state), snap.step, dataset_key(dataset))
         if key == self._key:
             return
         self._key = key
         seed = self._seed
 
-        def work():
+        def work(_ctx):
             from workbench.analysis.latent import LatentProbe
 
             probe = LatentProbe.from_snapshot(snap)
@@ -437,8 +395,8 @@ class DenoisingView(QWidget):
             idx = rng.choice(data.n_val, size=min(N_DENOISE, data.n_val), replace=False)
             return probe, data.x_val[np.sort(idx)].numpy(), snap.model
 
-        self._jobs.submit(work, self._on_built,
-                          lambda e: self.caption.setText(f"Cannot show denoising: {e}"))
+        self._jobs.submit(work, on_done=self._on_built,
+                          on_error=lambda e: self.caption.setText(f"Cannot show denoising: {e}"))
 
     def other_images(self) -> None:
         self._seed += 1
@@ -490,8 +448,6 @@ class DenoisingView(QWidget):
                                  f"{p.name} has no encoder: denoising needs an autoencoder or "
                                  "a VAE.")
             return
-        from workbench.analysis.sheets import sheet_array
-
         noisy = self.corrupted().astype(np.float32)
         recon = p.reconstruct(noisy)
         self.errors = (float(((noisy - self.images) ** 2).mean()),
@@ -510,15 +466,14 @@ class DenoisingView(QWidget):
 
 
 class AnomalyPanel(QWidget):
-    """The tab: anomaly detection and denoising, sharing one dataset cache."""
+    """The tab: anomaly detection and denoising (their datasets from the one cache)."""
 
     status = Signal(str)
 
     def __init__(self, source: Callable[[], dict | None] | None = None, parent=None):
         super().__init__(parent)
-        data = _Data()
-        self.anomaly = AnomalyView(source, data)
-        self.denoising = DenoisingView(source, data)
+        self.anomaly = AnomalyView(source)
+        self.denoising = DenoisingView(source)
         self.anomaly.status.connect(self.status)
         tabs = QTabWidget()
         tabs.addTab(self.anomaly, "Anomaly detection")

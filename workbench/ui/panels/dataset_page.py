@@ -19,8 +19,9 @@ from workbench.data.cache import dataset_key
 from workbench.data.folder import FolderOptions
 from workbench.data.tv import download
 from workbench.ui.datasets import is_torchvision
-from workbench.ui.jobs import LatestOnly, ProgressRelay
-from workbench.ui.panels.dataset_view import DatasetView, FolderLoader, FolderReportDialog
+from workbench.ui.panels.dataset_view import (DatasetView, FolderReportDialog, folder_failure,
+                                              load_folder_dataset)
+from workbench.ui.tasks import Task
 from workbench.ui.state import WindowState
 
 FOLDER_SIZES = (28, 32, 48, 64, 96, 128)
@@ -80,9 +81,9 @@ class DatasetPage(QWidget):
         self.scan_cancel = QPushButton("Cancel scan")
         self.scan_cancel.hide()
         self.scan_cancel.clicked.connect(self.cancel_folder_scan)
-        self.folder_loader: FolderLoader | None = None
+        self.folder_jobs = Task("folder")
         self.folder_reports: dict[str, object] = {}  # dataset key -> its scan report
-        self.data_jobs = LatestOnly("data")
+        self.data_jobs = Task("data")
         self._shown: str | None = None  # the key of the dataset on screen (or being loaded)
         state.models_loaded.connect(self.show_dataset)
         state.dataset_changed.connect(lambda _choice: self.show_dataset(force=False))
@@ -102,8 +103,9 @@ class DatasetPage(QWidget):
             self.dataset_view.grid.set_empty_text(f"{e}")
             self.state.show_status(f"Cannot load the dataset: {e}")
 
-        self.data_jobs.submit(lambda: load_dataset(choice),
-                              lambda data: self.dataset_view.set_data(data, report), failed)
+        self.data_jobs.submit(lambda _ctx: load_dataset(choice),
+                              on_done=lambda data: self.dataset_view.set_data(data, report),
+                              on_error=failed)
 
     # -- torchvision sets ----------------------------------------------------------------------------
     def choose_data_root(self) -> None:
@@ -128,8 +130,6 @@ class DatasetPage(QWidget):
         choice = self.state.dataset
         if not is_torchvision(choice):
             return
-        relay = ProgressRelay(self)
-        relay.progress.connect(self._on_scan_progress)
         self.scan_progress.setRange(0, 0)
         self.scan_progress.setFormat("downloading %p%")
         self.scan_progress.show()
@@ -145,8 +145,9 @@ class DatasetPage(QWidget):
             self._download_finished()
             QMessageBox.warning(self.window(), "Download failed", str(e))
 
-        self.data_jobs.submit(lambda: download(choice["torchvision"], choice["root"],
-                                               relay.report), done, failed)
+        self.data_jobs.submit(lambda ctx: download(choice["torchvision"], choice["root"],
+                                                   ctx.progress),
+                              on_done=done, on_error=failed, on_progress=self._on_scan_progress)
 
     def _download_finished(self) -> None:
         self.scan_progress.hide()
@@ -171,35 +172,33 @@ class DatasetPage(QWidget):
         options = FolderOptions(size=int(self.folder_size.currentData()),
                                 color=self.folder_color.currentData(),
                                 fit=self.folder_fit.currentData())
-        loader = FolderLoader(path, options, parent=self)
-        loader.progress.connect(self._on_scan_progress)
-        loader.loaded.connect(self._on_folder_loaded)
-        loader.failed.connect(self._on_folder_failed)
-        loader.cancelled.connect(lambda: self.state.show_status("Folder scan cancelled."))
-        loader.finished.connect(lambda l=loader: self._on_scan_done(l))
-        self.folder_loader = loader
         self.scan_progress.setRange(0, 0)  # busy until the first count arrives
         self.scan_progress.show()
         self.scan_cancel.show()
         self.state.show_status(f"Scanning {path}…")
-        loader.start()
+
+        def cancelled():
+            self._on_scan_done()
+            self.state.show_status("Folder scan cancelled.")
+
+        self.folder_jobs.submit(lambda ctx: load_folder_dataset(ctx, path, options),
+                                on_done=self._on_folder_loaded, on_error=self._on_folder_failed,
+                                on_progress=self._on_scan_progress, on_cancelled=cancelled)
 
     def cancel_folder_scan(self) -> None:
-        if self.folder_loader is not None:
-            self.folder_loader.cancel()
+        self.folder_jobs.cancel()
 
-    def _on_scan_progress(self, done: int, total: int) -> None:
+    def _on_scan_progress(self, done: int, total: int, _text: str = "") -> None:
         self.scan_progress.setRange(0, max(total, 1))
         self.scan_progress.setValue(done)
 
-    def _on_scan_done(self, loader) -> None:
-        if loader is self.folder_loader:
-            self.folder_loader = None
-            self.scan_progress.hide()
-            self.scan_cancel.hide()
-        loader.deleteLater()
+    def _on_scan_done(self) -> None:
+        self.scan_progress.hide()
+        self.scan_cancel.hide()
 
-    def _on_folder_loaded(self, data, report) -> None:
+    def _on_folder_loaded(self, result) -> None:
+        self._on_scan_done()
+        data, report = result
         source = dict(data.source)
         key = dataset_key(source)
         self.folder_reports[key] = report
@@ -214,7 +213,9 @@ class DatasetPage(QWidget):
         self.state.show_status(f"Loaded {report.ok} images from {report.root}{skipped}. "
                                "Press Train to train the selected model on them.")
 
-    def _on_folder_failed(self, message: str, report) -> None:
+    def _on_folder_failed(self, e) -> None:
+        self._on_scan_done()
+        message, report = folder_failure(e)
         self.state.show_status("The folder could not be used.")
         QMessageBox.warning(self.window(), "Cannot use this folder", message)
         if report is not None and report.skipped:
@@ -225,6 +226,4 @@ class DatasetPage(QWidget):
 
     def shutdown(self, timeout_ms: int = 30000) -> None:
         self.data_jobs.shutdown()
-        if self.folder_loader is not None:
-            self.folder_loader.cancel()
-            self.folder_loader.wait(timeout_ms)
+        self.folder_jobs.shutdown(timeout_ms / 1000)

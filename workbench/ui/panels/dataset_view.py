@@ -5,16 +5,18 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 import traceback
 
 import numpy as np
-from PySide6.QtCore import QThread, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QComboBox, QDialog,
                                QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel, QListWidget,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from workbench.analysis.sheets import image_grid
+from workbench.core.errors import DatasetError, WorkbenchError
+from workbench.core.tasks import TaskContext
+from workbench.data.folder import no_image_message, scan_folder, to_tensordata
 from workbench.ui.panels.image_grid import ImageGridView
 
 GRID_IMAGES = 64  # 8×8: enough to judge a class at a glance, cheap to draw
@@ -36,7 +38,7 @@ class DatasetView(QWidget):
     folder; None otherwise); `set_data(None)` shows the empty state."""
 
     class_changed = Signal(int)  # label shown in the grid, or -1 for all classes
-    folder_dropped = Signal(str)  # a folder dragged onto the view: load it (FolderLoader)
+    folder_dropped = Signal(str)  # a folder dragged onto the view: load it
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -142,8 +144,6 @@ class DatasetView(QWidget):
         return x[:GRID_IMAGES].cpu().numpy()
 
     def _show(self, label: int) -> None:
-        from workbench.analysis.sheets import image_grid
-
         if self._data is None:
             return
         if self._data.spec.kind != "image":
@@ -272,53 +272,28 @@ class FolderReportDialog(QDialog):
         QApplication.clipboard().setText(self.rows_text())
 
 
-class FolderLoader(QThread):
-    """Scans, decodes (or reads from the cache) and splits a folder off the GUI thread.
+class FolderUnusable(DatasetError):
+    """No image of the folder could be used; `report` gives each file's reason."""
 
-    Start it, show `progress`, call `cancel()` for a newer request (latest wins) or the user's
-    Cancel. Exactly one of `loaded(TensorData, FolderReport)`, `failed(message, report or None)`
-    or `cancelled()` is emitted at the end."""
+    def __init__(self, report):
+        super().__init__(no_image_message(report))
+        self.report = report
 
-    progress = Signal(int, int)  # done, total (at most ~20 per second)
-    loaded = Signal(object, object)
-    failed = Signal(str, object)
-    cancelled = Signal()
 
-    def __init__(self, path, options=None, val_fraction: float = 0.1, parent=None):
-        super().__init__(parent)
-        self.path, self.options, self.val_fraction = str(path), options, val_fraction
-        self._cancel = threading.Event()
-        self._last = 0.0
+def load_folder_dataset(ctx: TaskContext, path, options=None, val_fraction: float = 0.1):
+    """The work of the window's folder task: scan, decode (or read from the cache) and split a
+    folder, reporting files decoded of all to `ctx`. (TensorData, FolderReport); FolderUnusable
+    when no image could be used, Cancelled when `ctx` is cancelled."""
+    report, x, y = scan_folder(str(path), options, ctx=ctx)
+    if not report.ok:
+        raise FolderUnusable(report)
+    data = to_tensordata(report, x, y, val_fraction)
+    ctx.check()
+    return data, report
 
-    def cancel(self) -> None:
-        self._cancel.set()
 
-    def _progress(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done >= total or now - self._last >= 0.05:
-            self._last = now
-            self.progress.emit(done, total)
-
-    def run(self) -> None:
-        from workbench.core.errors import WorkbenchError
-        from workbench.core.tasks import Cancelled
-        from workbench.data.folder import (no_image_message, scan_folder,
-                                           to_tensordata)
-
-        try:
-            report, x, y = scan_folder(self.path, self.options, progress=self._progress,
-                                       cancel=self._cancel)
-            if not report.ok:
-                self.failed.emit(no_image_message(report), report)
-                return
-            data = to_tensordata(report, x, y, self.val_fraction)
-            if self._cancel.is_set():
-                raise Cancelled("scan cancelled")
-            self.loaded.emit(data, report)
-        except Cancelled:
-            self.cancelled.emit()
-        except WorkbenchError as e:
-            self.failed.emit(str(e), None)
-        except Exception:  # a bug: show it rather than lose it in a thread
-            self.failed.emit(traceback.format_exc(), None)
-
+def folder_failure(e: BaseException) -> tuple[str, object]:
+    """A failed folder task's message for the user, and the scan report when there is one."""
+    if isinstance(e, WorkbenchError):
+        return str(e), getattr(e, "report", None)
+    return "".join(traceback.format_exception(e)), None  # a bug: show it rather than lose it

@@ -1,19 +1,17 @@
 """One experiment of experiments/registry.py in a panel: its parameters as a form (the same
 ConfigForm as a model's config, on the study's params dataclass) beside Run and Cancel, a
 progress bar that carries the experiment's own progress text, and the Result drawn (summary,
-tables, one plot per Curve.plot, images). The experiment runs in a QThread (as the anomaly
-panel's hold-out experiment does) and stops at its next ctx.check() on Cancel.
+tables, one plot per Curve.plot, images). The experiment runs as a Task (ui/tasks.py), as the
+anomaly panel's hold-out experiment does, and stops at its next ctx.check() on Cancel.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
-import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -33,70 +31,22 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.errors import WorkbenchError
-from workbench.experiments.registry import get_experiment, resolve_params
+from workbench.experiments.registry import get_experiment, resolve_params, run_experiment
 from workbench.ui.forms import ConfigForm
 from workbench.ui.panels.image_grid import ImageGridView
+from workbench.ui.tasks import Task
+from workbench.ui.workers import all_torch_threads
 
 PROGRESS_STEPS = 1000
-PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress signals a second reach the GUI thread
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
           "#7f7f7f")
 
 
-class ExperimentRunner(QThread):
-    """Runs `run_experiment(name, params)` off the GUI thread; `cancel()` makes the experiment
-    raise Cancelled at its next `ctx.check()`."""
-
-    progress = Signal(float, str)
-    done = Signal(object)  # experiments.Result
-    failed = Signal(str)
-    cancelled = Signal()
-
-    def __init__(self, name: str, params: dict, seed: int = 0, device: str = "cpu", parent=None):
-        super().__init__(parent)
-        self.name, self.params, self.seed, self.device = name, dict(params), seed, device
-        self._stop = threading.Event()
-        self._last_emit = 0.0
-
-    def cancel(self) -> None:
-        self._stop.set()
-
-    @property
-    def cancelling(self) -> bool:
-        return self._stop.is_set()
-
-    def _report(self, fraction: float, text: str = "") -> None:
-        # throttled at the source; the last report (fraction 1) always goes through
-        now = time.monotonic()
-        if fraction >= 1.0 or now - self._last_emit >= PROGRESS_INTERVAL_S:
-            self._last_emit = now
-            self.progress.emit(float(fraction), str(text))
-
-    def run(self) -> None:
-        import torch
-
-        from workbench.core.tasks import Cancelled
-        from workbench.experiments.registry import run_experiment
-        from workbench.core.errors import WorkbenchError
-        from workbench.ui import workers
-
-        if workers.TRAINING_THREADS:
-            torch.set_num_threads(workers.TRAINING_THREADS)  # the experiment gets every core …
-        try:
-            res = run_experiment(self.name, self.params, progress=self._report,
-                                 should_stop=self._stop.is_set, device=self.device,
-                                 seed=self.seed)
-        except Cancelled:
-            self.cancelled.emit()
-        except WorkbenchError as e:
-            self.failed.emit(str(e))
-        except Exception as e:  # noqa: BLE001 - shown to the user, never a dead thread
-            self.failed.emit(f"{type(e).__name__}: {e}")
-        else:
-            self.done.emit(res)
-        finally:
-            if workers.TRAINING_THREADS:
-                torch.set_num_threads(1)  # … and the GUI's own torch work goes back to one
+def _run(ctx, name: str, params: dict, seed: int, device: str):
+    """The work of the view's task: one experiment, its progress reported to `ctx`."""
+    with all_torch_threads():  # the experiment gets every core
+        return run_experiment(name, params, progress=lambda f, t: ctx.progress(f, text=t),
+                              should_stop=lambda: ctx.cancelled, device=device, seed=seed)
 
 
 # == the view ======================================================================================
@@ -124,8 +74,9 @@ def _to_uint8(pixels) -> np.ndarray:
 
 class ExperimentView(QWidget):
     """`set_experiment(name, params)`, then Run (or `run()`). Call `shutdown()` before the view
-    is destroyed: it cancels a running experiment and joins its thread."""
+    is destroyed: it cancels a running experiment and waits for it."""
 
+    progressed = Signal(float, str)  # fraction done, the experiment's own progress text
     finished = Signal(object)  # the Result
     failed = Signal(str)  # a message for the user
     cancelled = Signal()
@@ -135,7 +86,7 @@ class ExperimentView(QWidget):
         self.device, self.seed = device, seed
         self.name: str | None = None
         self.result = None
-        self.runner: ExperimentRunner | None = None
+        self.task = Task("experiment")
         self._tables: list[tuple[object, QTableWidget]] = []
         self.plots: dict[str, pg.PlotWidget] = {}
         self.image_views: list[ImageGridView] = []
@@ -216,7 +167,7 @@ class ExperimentView(QWidget):
 
     @property
     def running(self) -> bool:
-        return self.runner is not None
+        return self.task.busy
 
     # -- running -----------------------------------------------------------------------------------
     def run(self) -> bool:
@@ -228,77 +179,59 @@ class ExperimentView(QWidget):
         except WorkbenchError as e:
             self._on_failed(str(e))
             return False
-        r = ExperimentRunner(self.name, params, self.seed, self.device, self)
-        r.progress.connect(self._on_progress)
-        r.done.connect(self._on_done)
-        r.failed.connect(self._on_failed)
-        r.cancelled.connect(self._on_cancelled)
-        r.finished.connect(self._on_runner_finished)
-        self.runner = r
+        name, seed, device = self.name, self.seed, self.device
+        self.task.submit(lambda ctx: _run(ctx, name, params, seed, device),
+                         on_progress=self._on_progress, on_done=self._on_done,
+                         on_error=self._on_error, on_cancelled=self._on_cancelled)
         self.progress.setValue(0)
         self.progress.setFormat("Starting…")
         self.progress.show()
         self.summary.setText("")
         self._set_running(True)
-        r.start()
         return True
 
     def cancel(self) -> None:
-        if self.runner is not None:
-            self.runner.cancel()
+        if self.running:
+            self.task.cancel()  # nothing but on_cancelled arrives from it now
             self.progress.setFormat("Cancelling…")
 
     def shutdown(self, timeout_ms: int = 30000) -> None:
-        """Stop a running experiment and wait for its thread (call before the window goes)."""
-        r = self.runner
-        if r is not None:
-            # Detach it first: nothing it still emits may land on the next experiment's view.
-            r.blockSignals(True)
-            r.cancel()
-            if r.wait(timeout_ms):
-                self._on_runner_finished()
-                self.summary.setText("Cancelled.")
+        """Stop a running experiment and wait for it (before the window goes, or before the view
+        shows another experiment): nothing it still reports lands on the view."""
+        if self.running and self.task.shutdown(timeout_ms / 1000):
+            self._on_runner_finished()
+            self.summary.setText("Cancelled.")
 
     def closeEvent(self, event):
         self.shutdown()
         super().closeEvent(event)
 
-    def _on_progress(self, fraction: float, text: str) -> None:
-        if self._stale_sender():
-            return
+    def _on_progress(self, fraction: float, _total, text: str) -> None:
         self.progress.setValue(round(min(max(fraction, 0.0), 1.0) * PROGRESS_STEPS))
-        if self.runner is not None and not self.runner.cancelling:
-            # QProgressBar reads % as a placeholder
-            self.progress.setFormat(text.replace("%", "%%") if text else "%p%")
+        # QProgressBar reads % as a placeholder
+        self.progress.setFormat(text.replace("%", "%%") if text else "%p%")
+        self.progressed.emit(fraction, text)
 
     def _on_done(self, res) -> None:
-        if self._stale_sender():
-            return
         self.result = res
         self._show(res)
+        self._on_runner_finished()
         self.finished.emit(res)
 
+    def _on_error(self, e: BaseException) -> None:
+        self._on_runner_finished()
+        self._on_failed(str(e) if isinstance(e, WorkbenchError) else f"{type(e).__name__}: {e}")
+
     def _on_failed(self, message: str) -> None:
-        if self._stale_sender():
-            return
         self.summary.setText(f"The experiment failed: {message}")
         self.failed.emit(message)
 
     def _on_cancelled(self) -> None:
-        if self._stale_sender():
-            return
+        self._on_runner_finished()
         self.summary.setText("Cancelled.")
         self.cancelled.emit()
 
-    def _stale_sender(self) -> bool:
-        """A signal queued by a runner that has since been replaced (see shutdown)."""
-        sender = self.sender()
-        return isinstance(sender, ExperimentRunner) and sender is not self.runner
-
     def _on_runner_finished(self) -> None:
-        if self.runner is not None:
-            self.runner.deleteLater()
-        self.runner = None
         self.progress.hide()
         self._set_running(False)
 

@@ -2,19 +2,21 @@
 while the panel draws real and generated points, D's map, G's warped z grid, the sample-space
 gradient field and the mode metrics.
 
-Threading: a `LabWorker` (QThread) owns the `GanLab`; every call into it happens on that thread.
-The GUI sends commands through a queue and receives snapshots by a queued signal. The worker
-takes a snapshot only after the GUI has drawn the previous one (it acks), at most 15 times a
+Threading: a `LabLoop` owns the `GanLab` and runs as the panel's Task (ui/tasks.py) in that
+task's worker thread; every call into the lab happens on that thread. The GUI sends commands
+through a queue and receives snapshots, states and configs as the task's emitted payloads. The
+loop takes a snapshot only after the GUI has drawn the previous one (it acks), at most 15 times a
 second and with snapshot + drawing at most a third of the time, so a slow GUI costs frames, never
 a backlog, and training keeps going; the GUI draws only the newest snapshot (latest wins).
 
-While the GUI draws and paints a snapshot the worker stands aside (waits for the ack, 250 ms at
-most). Both threads run Python, and every Qt call releases the GIL: with the worker stepping, each
+While the GUI draws and paints a snapshot the loop stands aside (waits for the ack, 250 ms at
+most). Both threads run Python, and every Qt call releases the GIL: with the loop stepping, each
 re-acquisition could wait out a 5 ms switch interval, which turned a 20 ms draw into 150 ms
 stalls on 2 busy cores."""
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 import time
@@ -22,17 +24,21 @@ from concurrent.futures import Future
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QThread, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHBoxLayout,
                                QLabel, QPushButton, QScrollArea, QSlider, QSpinBox, QSplitter,
                                QVBoxLayout, QWidget)
 
 from workbench.core import config as C
 from workbench.core.errors import WorkbenchError
+from workbench.core.tasks import TaskContext
+from workbench.data import list_datasets
+from workbench.ui.forms import ConfigForm
 from workbench.ui.panels.dirac_view import arrow_segments
+from workbench.ui.tasks import Task
 
 SNAP_HZ = 15.0
-SNAP_SHARE = 1 / 3  # at most this share of the worker's time goes to snapshots while playing
+SNAP_SHARE = 1 / 3  # at most this share of the loop's time goes to snapshots while playing
 CHUNK_S = 0.03      # steps run between two looks at the command queue (commands stay snappy)
 RATES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 0]  # steps/s of the pace slider; 0 = as fast as it can
 HISTORY_COLUMNS = 240  # mode-count history kept for the modes × time image
@@ -47,18 +53,15 @@ LAYERS = [("d_map", "D's map", "The discriminator's output over the plane: red =
                                         "gradient pushes each sample.")]
 
 
-class LabWorker(QThread):
-    """Owns the GanLab. Commands: put tuples on `commands` (see the panel's methods)."""
+class LabLoop:
+    """Owns the GanLab, in the panel task's worker thread (`run(ctx)` is the task's work).
+    Commands: `send(...)` tuples (see the panel's methods). It emits ("snapshot", LabSnapshot),
+    ("state", dict), ("config", config) and ("failed", message); it ends when cancelled."""
 
-    snapshot_ready = Signal(object)
-    state = Signal(dict)
-    config_changed = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, dataset: str, model: str, seed: int, parent=None):
-        super().__init__(parent)
+    def __init__(self, dataset: str, model: str, seed: int):
         self.commands: queue.Queue = queue.Queue()
         self.lab = None
+        self._ctx: TaskContext | None = None
         self._init = (dataset, model, seed)
         self.playing = False
         self.rate = 0
@@ -82,13 +85,14 @@ class LabWorker(QThread):
         self._acked.set()
 
     def call(self, fn) -> Future:
-        """Run fn(lab) on the worker thread; the Future holds its result (for tests and tools)."""
+        """Run fn(lab) on the lab's thread; the Future holds its result (for tests and tools)."""
         fut: Future = Future()
         self.send("call", fn, fut)
         return fut
 
-    # -- the worker thread ------------------------------------------------------------------------
-    def run(self) -> None:
+    # -- the lab's thread -------------------------------------------------------------------------
+    def run(self, ctx: TaskContext) -> None:
+        # torch and the lab load here, not at the top: the panel module stays cheap to import
         import torch
 
         from workbench.experiments.lab import GanLab
@@ -97,24 +101,19 @@ class LabWorker(QThread):
         # nets' matrices are tiny, and on 2 busy cores a second thread made 100 steps take
         # 16.6 s instead of 0.5 s (spinning workers fighting the GUI and each other).
         torch.set_num_threads(1)
+        self._ctx = ctx
         dataset, model, seed = self._init
-        try:
-            self.lab = GanLab(dataset=dataset, model=model, seed=seed)
-        except Exception as e:  # noqa: BLE001 - reported to the user, the thread ends cleanly
-            self.failed.emit(_message(e))
-            return
-        self.config_changed.emit(self.lab.config)
+        self.lab = GanLab(dataset=dataset, model=model, seed=seed)  # an error ends the task
+        ctx.emit(("config", self.lab.config))
         budget = 0.0
         t_prev = time.perf_counter()
-        while True:
+        while not ctx.cancelled:  # the panel's shutdown cancels the task
             try:
                 cmd = self.commands.get(timeout=0.05) if not self.playing else \
                     self.commands.get_nowait()
             except queue.Empty:
                 cmd = None
             if cmd is not None:
-                if cmd[0] == "stop":
-                    return
                 self._do(cmd)
                 t_prev = time.perf_counter()
                 continue  # drain every queued command before stepping
@@ -153,7 +152,7 @@ class LabWorker(QThread):
             return True
         except Exception as e:  # noqa: BLE001 - bad config values, NaNs: shown, lab paused
             self.playing = False
-            self.failed.emit(_message(e))
+            self._ctx.emit(("failed", _message(e)))
             self._emit_state()
             return False
 
@@ -174,12 +173,12 @@ class LabWorker(QThread):
             self._guard(lab.step_both, args[0] if args else 1)
         elif name == "set_config":
             self._guard(lab.set_config, **args[0])
-            self.config_changed.emit(lab.config)  # also after a refusal: the form shows the truth
+            self._ctx.emit(("config", lab.config))  # also after a refusal: the form shows the truth
         elif name == "reset":
             seed, dataset, model = args
             if self._guard(lab.reset, seed=seed, dataset=dataset, model=model):
                 self._rate_window.clear()
-            self.config_changed.emit(lab.config)
+            self._ctx.emit(("config", lab.config))
         elif name == "call":
             fn, fut = args
             try:
@@ -200,14 +199,14 @@ class LabWorker(QThread):
             snap = self.lab.snapshot()
         except Exception as e:  # noqa: BLE001
             self.playing = False
-            self.failed.emit(_message(e))
+            self._ctx.emit(("failed", _message(e)))
             return
         self._last_snap = time.perf_counter()
         self._snap_cost = 0.7 * self._snap_cost + 0.3 * (self._last_snap - now)
         self._want_snapshot = False
         self._awaiting_ack, self._stood_aside = True, False
         self._acked.clear()
-        self.snapshot_ready.emit(snap)
+        self._ctx.emit(("snapshot", snap))
 
     def _emit_state(self) -> None:
         lab = self.lab
@@ -218,17 +217,17 @@ class LabWorker(QThread):
             w.pop(0)
         rate = (w[-1][1] - w[0][1]) / (w[-1][0] - w[0][0]) if len(w) > 1 and \
             w[-1][0] > w[0][0] else 0.0
-        self.state.emit({"step": lab.step, "d_updates": lab.d_updates, "playing": self.playing,
-                         "steps_per_s": rate if self.playing else 0.0,
-                         "dataset": lab.dataset_name, "model": lab.model_name, "seed": lab.seed})
+        self._ctx.emit(("state", {"step": lab.step, "d_updates": lab.d_updates,
+                                  "playing": self.playing,
+                                  "steps_per_s": rate if self.playing else 0.0,
+                                  "dataset": lab.dataset_name, "model": lab.model_name,
+                                  "seed": lab.seed}))
 
 
 def _freeze_gc() -> None:
     """Move every object alive now (torch, Qt, pyqtgraph: a few hundred thousand) out of the
     cyclic collector's reach. Full collections then scan only newer objects: before, one took
     150–420 ms and landed in the middle of a draw (measured here on 2 busy cores)."""
-    import gc
-
     gc.collect()
     gc.freeze()
 
@@ -238,7 +237,9 @@ def _message(e: Exception) -> str:
 
 
 class GanLabPanel(QWidget):
-    """The lab. `shutdown()` stops the worker thread (call it before the window closes)."""
+    """The lab. `shutdown()` stops the lab's loop (call it before the window closes)."""
+
+    state_changed = Signal(dict)  # the lab's step count, pace and setup, as the loop reports it
 
     def __init__(self, dataset: str = "grid25", model: str = "toy_gan", seed: int = 0,
                  parent=None):
@@ -251,14 +252,22 @@ class GanLabPanel(QWidget):
         self.draw_ms: list[float] = []
         self._mode_history: list[np.ndarray] = []
         self._history_steps: list[int] = []
+        self.lab_loop = LabLoop(dataset, model, seed)
         self._build(dataset, model, seed)
-        self.worker = LabWorker(dataset, model, seed)
-        self.worker.snapshot_ready.connect(self._on_snapshot)
-        self.worker.state.connect(self._on_state)
-        self.worker.config_changed.connect(self._on_config)
-        self.worker.failed.connect(self._on_failed)
-        self.worker.send("rate", RATES[self.pace.value()])
-        self.worker.start()
+        self.lab_loop.send("rate", RATES[self.pace.value()])
+        self.task = Task("gan-lab")
+        self.task.submit(self.lab_loop.run, on_emit=self._on_lab_news,
+                         on_error=lambda e: self._on_failed(_message(e)))
+
+    @property
+    def running(self) -> bool:
+        """The lab's loop is alive (until `shutdown()`, or a lab that could not be built)."""
+        return self.task.busy
+
+    def _on_lab_news(self, news) -> None:
+        kind, payload = news
+        {"snapshot": self._on_snapshot, "state": self._on_state, "config": self._on_config,
+         "failed": self._on_failed}[kind](payload)
 
     # -- commands (also the API for the window and tests) -----------------------------------------
     def play(self) -> None:
@@ -269,32 +278,30 @@ class GanLabPanel(QWidget):
 
     def step_d(self) -> None:
         self.pause()
-        self.worker.send("step_d")
+        self.lab_loop.send("step_d")
 
     def step_g(self) -> None:
         self.pause()
-        self.worker.send("step_g")
+        self.lab_loop.send("step_g")
 
     def step_both(self, n: int = 1) -> None:
         self.pause()
-        self.worker.send("step_both", n)
+        self.lab_loop.send("step_both", n)
 
     def set_config(self, **changes) -> None:
-        self.worker.send("set_config", changes)
+        self.lab_loop.send("set_config", changes)
 
     def reset(self, seed: int | None = None, dataset: str | None = None,
               model: str | None = None) -> None:
         self._mode_history.clear()
         self._history_steps.clear()
-        self.worker.send("reset", seed if seed is not None else self.seed_spin.value(),
+        self.lab_loop.send("reset", seed if seed is not None else self.seed_spin.value(),
                          dataset, model)
 
     def shutdown(self) -> None:
-        """Stop and join the worker thread (idempotent)."""
-        if self.worker.isRunning():
-            self.worker.send("stop")
-            if not self.worker.wait(10_000):
-                raise RuntimeError("the GAN lab's worker did not stop within 10 s")
+        """Stop the lab's loop and wait for it (idempotent)."""
+        if not self.task.shutdown(timeout=10):
+            raise RuntimeError("the GAN lab's loop did not stop within 10 s")
 
     # -- layout -----------------------------------------------------------------------------------
     def _build(self, dataset, model, seed) -> None:
@@ -384,8 +391,8 @@ class GanLabPanel(QWidget):
         split.setStretchFactor(1, 2)
 
     def _transport(self, dataset, model, seed) -> QWidget:
+        # here, not at the top: the registry imports torch (the panel module stays cheap)
         from workbench.models.registry import get_model_info, list_models
-        from workbench.data import list_datasets
 
         box = QGroupBox("Training")
         g = QGridLayout(box)
@@ -537,17 +544,14 @@ class GanLabPanel(QWidget):
 
     def _play_toggled(self, on: bool) -> None:
         self.play_button.setText("Pause" if on else "Play")
-        self.worker.send("play" if on else "pause")
+        self.lab_loop.send("play" if on else "pause")
 
     def _pace_changed(self, i: int) -> None:
         r = RATES[i]
         self.pace_label.setText(f"{r} steps/s" if r else "max")
-        if hasattr(self, "worker"):
-            self.worker.send("rate", r)
+        self.lab_loop.send("rate", r)
 
     def _on_config(self, config) -> None:
-        from workbench.ui.forms import ConfigForm
-
         self.config = config
         if self.form is None or type(self.form.config) is not type(config):
             self.form = ConfigForm(config)
@@ -579,6 +583,7 @@ class GanLabPanel(QWidget):
 
     def _on_state(self, st: dict) -> None:
         self.last_state = st
+        self.state_changed.emit(st)
         rate = f", {st['steps_per_s']:.0f}/s" if st["playing"] else ""
         self.metric_labels["step"].setText(f"{st['step']} ({st['d_updates']} D){rate}")
         if "dataset" in st:
@@ -590,14 +595,14 @@ class GanLabPanel(QWidget):
         """Draw in two slices with a 1 ms timer between them and before the ack: Qt paints what
         changed in between (its paint requests are posted events, which run before timers), and
         input and other timers get their turn. A zero timer would not do: in Qt 6 it is a posted
-        event too, so all of it would run as one block. The worker waits for the ack, so the
+        event too, so all of it would run as one block. The loop waits for the ack, so the
         painting does not fight it for the GIL (see the module docstring)."""
         if self.snapshot is None:
             _freeze_gc()
         self.snapshot = snap
         if not self.isVisible():  # another tab is showing: draw the newest one when shown
             self._stale = True
-            self.worker.ack(0.0)
+            self.lab_loop.ack(0.0)
             return
         self._stale = False
         self._busy_s = 0.0
@@ -627,7 +632,7 @@ class GanLabPanel(QWidget):
     def _painted(self) -> None:
         self.draw_ms.append(self._busy_s * 1000)  # drawing alone; painting is Qt's
         del self.draw_ms[:-500]
-        self.worker.ack(self._busy_s + time.perf_counter() - self._t_rest)
+        self.lab_loop.ack(self._busy_s + time.perf_counter() - self._t_rest)
 
     # -- drawing ----------------------------------------------------------------------------------
     def _draw(self, s) -> None:

@@ -4,20 +4,21 @@ clicked image and its reconstruction, the selected images, and the latent slider
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QGroupBox, QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QSpinBox, QSplitter,
                                QVBoxLayout, QWidget)
 
-from workbench.ui.jobs import LatestOnly, ProgressRelay
+from workbench.analysis.sheets import sheet_array
 from workbench.ui.latent_session import LatentSession
 from workbench.ui.panels.image_grid import ImageGridView
 from workbench.ui.panels.latent_scatter import LatentScatter
 from workbench.ui.panels.latent_sliders import LatentSliders
+from workbench.ui.tasks import Task
 
+# workbench.analysis.latent (PCA, k-means, t-SNE) imports torch, so it is imported where it is
+# used: the window imports this module before torch loads.
 TSNE_MAX_POINTS = 2000  # exact t-SNE is O(N²): 2000 points take about a minute on 2 cores
 NO_RUN = ("Train a model (or open a run) to explore its latent space.\n\n"
           "Every few seconds of training the codes of the held-out images are drawn here,\n"
@@ -26,8 +27,6 @@ NO_RUN = ("Train a model (or open a run) to explore its latent space.\n\n"
 
 def _pair_image(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Input | reconstruction side by side as one uint8 picture."""
-    from workbench.analysis.sheets import sheet_array
-
     return sheet_array(np.stack([a, b]), nrow=2)
 
 
@@ -41,8 +40,7 @@ class LatentExplorer(QWidget):
         self.view_idx = np.zeros(0, np.int64)  # scatter point -> row of session.encoded
         self.projection_note = ""
         self.tsne_step: int | None = None
-        self._tsne_cancel: threading.Event | None = None
-        self._tsne_jobs = LatestOnly("tsne")
+        self._tsne_jobs = Task("tsne")
         self._build()
         session.changed.connect(self.refresh)
         session.busy_changed.connect(self._on_busy)
@@ -76,9 +74,6 @@ class LatentExplorer(QWidget):
         self.tsne_progress = QProgressBar()
         self.tsne_progress.setFixedWidth(90)
         self.tsne_progress.hide()
-        self._progress = ProgressRelay(self)
-        self._progress.progress.connect(
-            lambda done, total: self.tsne_progress.setValue(int(100 * done / max(total, 1))))
         self.tsne_cancel_button = QPushButton("Cancel")
         self.tsne_cancel_button.hide()
         self.tsne_cancel_button.clicked.connect(self.cancel_tsne)
@@ -302,8 +297,6 @@ class LatentExplorer(QWidget):
             self.selection_caption.setText("")
             return
         if enc.images.ndim == 4:
-            from workbench.analysis.sheets import sheet_array
-
             self.selection_view.set_array(sheet_array(enc.images[rows[:64]]))
         counts = ""
         if enc.labels is not None:
@@ -335,19 +328,16 @@ class LatentExplorer(QWidget):
             idx = np.sort(np.random.default_rng(0).choice(n, TSNE_MAX_POINTS, replace=False))
         codes = enc.codes[idx]
         step = self.session.step
-        cancel = threading.Event()
-        self._tsne_cancel = cancel
         self.tsne_progress.setRange(0, 100)
         self.tsne_progress.setValue(0)
         self.tsne_progress.show()
         self.tsne_cancel_button.show()
         self.tsne_button.setEnabled(False)
-        progress = self._progress
 
-        def work():
+        def work(ctx):
             from workbench.analysis.latent import tsne
 
-            return tsne(codes, progress=progress.report, cancel=cancel)
+            return tsne(codes, ctx=ctx)
 
         def done(xy):
             self._tsne_finished()
@@ -363,19 +353,17 @@ class LatentExplorer(QWidget):
 
         def failed(e):
             self._tsne_finished()
-            from workbench.core.tasks import Cancelled
+            self.status.emit(f"t-SNE failed: {e}")
 
-            if isinstance(e, Cancelled):
-                self.status.emit("t-SNE cancelled.")
-            else:
-                self.status.emit(f"t-SNE failed: {e}")
+        def progress(done, total, _text):
+            self.tsne_progress.setValue(int(100 * done / max(total, 1)))
 
         self.status.emit(f"t-SNE of {len(idx)} codes running in the background…")
-        self._tsne_jobs.submit(work, done, failed)
+        self._tsne_jobs.submit(work, on_done=done, on_error=failed, on_progress=progress,
+                               on_cancelled=lambda: self.status.emit("t-SNE cancelled."))
 
     def cancel_tsne(self) -> None:
-        if self._tsne_cancel is not None:
-            self._tsne_cancel.set()
+        self._tsne_jobs.cancel()
         self._tsne_finished()
 
     def _tsne_finished(self) -> None:
@@ -393,7 +381,5 @@ class LatentExplorer(QWidget):
             self.kmeans_check.setChecked(bool(options["kmeans"]))
 
     def shutdown(self) -> None:
-        if self._tsne_cancel is not None:
-            self._tsne_cancel.set()
         self._tsne_jobs.shutdown()
 

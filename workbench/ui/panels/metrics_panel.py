@@ -1,7 +1,7 @@
 """The Metrics tab: every offline metric of the current model and of chosen run directories, one
 column each, so runs compare side by side (workbench/reports/evaluation.py computes them).
 
-Evaluations run one at a time in a background job (the first one on a labelled image set trains
+Evaluations run one at a time as a background task (the first one on a labelled image set trains
 the dataset's classifier, which is then cached on disk); the stage shows as progress text. A
 column is replaced when its model is evaluated again; results never wait in the GUI thread.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -26,15 +26,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.ui.jobs import LatestOnly
+from workbench.data.cache import cached_dataset
+from workbench.ui.tasks import Task
 
+# The evaluation and the models import torch: they are imported where they are used, so the panel
+# module stays cheap to import before torch loads.
 CURRENT = "current"  # the column key of the window's newest weights
-
-
-class _TextRelay(QObject):
-    """Progress text from the worker thread, delivered on the GUI thread (queued signal)."""
-
-    text = Signal(str)
 
 
 class MetricsPanel(QWidget):
@@ -50,11 +47,9 @@ class MetricsPanel(QWidget):
         self.results: dict[str, dict] = {}  # column key -> evaluation (insertion = column order)
         self.labels: dict[str, str] = {}
         self.errors: dict[str, str] = {}
-        self._queue: list[tuple[str, str, Callable[[], dict]]] = []
+        self._queue: list[tuple[str, str, Callable[[object], dict]]] = []  # work(ctx)
         self._running: str | None = None
-        self._jobs = LatestOnly("metrics")
-        self._relay = _TextRelay(self)
-        self._relay.text.connect(self._on_progress_text)
+        self._jobs = Task("metrics")
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
@@ -122,14 +117,14 @@ class MetricsPanel(QWidget):
         dataset, n = src.get("dataset"), self._n_samples()
         label = f"current: {snap.model} @ {snap.step}"
 
-        def work():
+        def work(ctx):
             from workbench.reports.evaluation import evaluate_run
             from workbench.analysis.latent import LatentProbe
 
             model = LatentProbe.from_snapshot(snap).model  # a fresh copy: never the live model
             data = self._load(dataset)
             r = evaluate_run(model=model, data=data, name=snap.model, n_samples=n,
-                             progress=self._relay.text.emit)
+                             progress=lambda text: ctx.progress(0, text=text))
             r["step"] = snap.step
             return r
 
@@ -140,10 +135,10 @@ class MetricsPanel(QWidget):
         path = Path(path)
         n = self._n_samples()
 
-        def work():
+        def work(ctx):
             from workbench.reports.evaluation import evaluate_run
 
-            return evaluate_run(path, n, progress=self._relay.text.emit)
+            return evaluate_run(path, n, progress=lambda text: ctx.progress(0, text=text))
 
         self._enqueue(str(path), path.name, work)
 
@@ -156,12 +151,10 @@ class MetricsPanel(QWidget):
 
     def _load(self, dataset):
         """The dataset (on the CPU), loaded once per description (off the GUI thread)."""
-        from workbench.data.cache import cached_dataset
-
         return cached_dataset(dataset)
 
     # -- the queue: one evaluation at a time, so comparing runs drops none ---------------------------
-    def _enqueue(self, key: str, label: str, work: Callable[[], dict]) -> None:
+    def _enqueue(self, key: str, label: str, work: Callable[[object], dict]) -> None:
         self._queue = [q for q in self._queue if q[0] != key] + [(key, label, work)]
         self.labels[key] = label
         self._pump()
@@ -174,7 +167,9 @@ class MetricsPanel(QWidget):
         self._running = key
         self.busy.show()
         self.progress_text.setText(f"Evaluating {label}…")
-        self._jobs.submit(work, lambda r: self._done(key, r), lambda e: self._failed(key, e))
+        self._jobs.submit(work, on_done=lambda r: self._done(key, r),
+                          on_error=lambda e: self._failed(key, e),
+                          on_progress=lambda _done, _total, text: self._on_progress_text(text))
 
     def _on_progress_text(self, text: str) -> None:
         if self._running is not None:

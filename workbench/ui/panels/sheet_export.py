@@ -17,8 +17,8 @@ from workbench.core.errors import ConfigError, WorkbenchError
 from workbench.data.cache import cached_dataset
 from workbench.engine.runs import RunDir
 from workbench.reports.export import SheetSpec, render_sheet, save_sheet_with_provenance
-from workbench.ui.jobs import LatestOnly
 from workbench.ui.panels.image_grid import ImageGridView
+from workbench.ui.tasks import Task
 
 KIND_LABELS = {"samples": "Samples", "reconstructions": "Reconstructions (input above output)",
                "traversal": "Traversal grid", "interpolation": "Interpolation strips"}
@@ -63,7 +63,7 @@ class SheetExportDialog(QDialog):
         self.conditional = bool(info.model_cls.conditional)
         self.points = spec_kind == "points"
         self._default_dir = Path(default_dir) if default_dir else (self._run_path or Path.home())
-        self._jobs = LatestOnly("sheet")
+        self._jobs = Task("sheet")
         self.array = None
         self.provenance: dict | None = None
         self._shown_spec = None
@@ -158,7 +158,7 @@ class SheetExportDialog(QDialog):
         self.resize(900, 560)
 
         # Changes coalesce for a moment, then one render runs off the GUI thread; a newer
-        # request replaces an older one (LatestOnly), so dragging a spin box never queues work.
+        # request replaces an older one (latest wins), so dragging a spin box never queues work.
         self._timer = QTimer(self, singleShot=True, interval=60)
         self._timer.timeout.connect(self._render)
         for w in (self.rows, self.cols, self.padding, self.upscale, self.seed, self.index_a,
@@ -213,7 +213,8 @@ class SheetExportDialog(QDialog):
             self._on_error(e)
             return
         self.info.setText("Rendering…")
-        self._jobs.submit(lambda: self._work(spec), self._on_rendered, self._on_error)
+        self._jobs.submit(lambda _ctx: self._work(spec), on_done=self._on_rendered,
+                          on_error=self._on_error)
 
     def _load_data(self):
         """The dataset, for kinds that show real images (loaded once, off the GUI thread)."""

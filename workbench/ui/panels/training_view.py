@@ -18,11 +18,11 @@ from workbench.core.atomic import atomic_save_png
 from workbench.data.cache import cached_dataset, dataset_key
 from workbench.engine.remote import pictures
 from workbench.engine.trainer import grid_pictures
-from workbench.ui.jobs import LatestOnly
 from workbench.ui.panels.class_histogram import ClassHistogram
 from workbench.ui.panels.image_grid import ImageGridView
 from workbench.ui.panels.loss_plots import LossPlots
 from workbench.ui.state import Snapshot, WindowState
+from workbench.ui.tasks import Task
 
 SAMPLES_HINT = ("Samples from the prior appear here while training\n"
                 "(fixed noise, so you see the same codes improve).")
@@ -45,8 +45,8 @@ class TrainingView(QSplitter):
         self.class_hist.setToolTip("Which classes the samples fall in, by a classifier trained "
                                    "on the dataset: a GAN collapsing onto a few digits shows "
                                    "as bars emptying.")
-        self.decode_jobs = LatestOnly("decode")
-        self.hist_jobs = LatestOnly("classes")
+        self.decode_jobs = Task("decode")
+        self.hist_jobs = Task("classes")
         self._hist_time = 0.0
         grids = QSplitter(Qt.Orientation.Horizontal)
         self.grid_boxes = {}
@@ -117,8 +117,9 @@ class TrainingView(QSplitter):
         seed = int(time.time() * 1000) % (2**31)
         # An opened run has no training grids: reconstruct held-out images once as well.
         dataset = snap.dataset if self.recon_view.array is None else None
-        self.decode_jobs.submit(lambda: decode_grid(snap, seed, dataset), self._on_resampled,
-                                lambda e: self.state.show_status(f"Could not sample: {e}"))
+        self.decode_jobs.submit(lambda _ctx: decode_grid(snap, seed, dataset),
+                                on_done=self._on_resampled,
+                                on_error=lambda e: self.state.show_status(f"Could not sample: {e}"))
 
     def _on_resampled(self, pics: dict) -> None:
         if pics["reconstructions"] is not None:
@@ -147,8 +148,8 @@ class TrainingView(QSplitter):
                 self._replace_class_histogram(names)
             self.class_hist.set_histogram(hist, step)
 
-        self.hist_jobs.submit(lambda: class_histogram(snap), done,
-                              lambda e: self.class_hist.caption.setText(
+        self.hist_jobs.submit(lambda _ctx: class_histogram(snap), on_done=done,
+                              on_error=lambda e: self.class_hist.caption.setText(
                                   f"Could not classify the samples: {e}"))
 
     def _replace_class_histogram(self, names) -> None:
