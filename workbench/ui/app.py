@@ -68,8 +68,8 @@ def _quit_on_first_paint(app, window) -> None:
 
     from PySide6.QtCore import QTimer
 
-    window._first_paint_probe = FirstPaint(window)
-    window.installEventFilter(window._first_paint_probe)
+    window.first_paint_probe = FirstPaint(window)
+    window.installEventFilter(window.first_paint_probe)
 
 
 def run_app(run_dir: Path | None = None, lesson: str | None = None) -> int:
