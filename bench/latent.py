@@ -160,7 +160,7 @@ def main() -> int:
 
     s = qt_session()
     app = s["app"]
-    from workbench.ui.workers import use_one_torch_thread_for_the_gui
+    from workbench.ui.training_run import use_one_torch_thread_for_the_gui
 
     use_one_torch_thread_for_the_gui()  # as the window does once the backend is loaded
     out: dict = {"platform": os.environ.get("QT_QPA_PLATFORM", "xcb"), "slider_ms": {},

@@ -89,7 +89,7 @@ def test_training_start_end_and_failure_are_logged(qtbot, log_file):
     from pathlib import Path
 
     from workbench.engine.events import Finished, Started
-    from workbench.ui.workers import TrainingRun
+    from workbench.ui.training_run import TrainingRun
 
     # never started: its signals are enough
     runner = TrainingRun({"model": "vae_mlp"}, child_process=False)

@@ -106,7 +106,7 @@ def log_folder_action(parent) -> QAction:
 
 
 def log_training(runner) -> None:
-    """Log a training run's start, end and failure (a ui.workers.TrainingRun's signals, in the
+    """Log a training run's start, end and failure (a ui.training_run.TrainingRun's signals, in the
     child process or in this one alike)."""
     job = getattr(runner, "job", None) or {}
     runner.started_run.connect(lambda ev: log.info(

@@ -31,7 +31,8 @@ from workbench.ui.panels.tabs import PanelTabs
 from workbench.ui.state import WindowState
 from workbench.ui.tasks import Task
 from workbench.ui.training import TrainingSession
-from workbench.ui.workers import use_one_torch_thread_for_the_gui, warm_up_process_runner
+from workbench.ui.training_run import (use_one_torch_thread_for_the_gui,
+                                       warm_up_process_runner)
 
 DEFAULT_MODEL = "vae_mlp"
 

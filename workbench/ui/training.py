@@ -1,5 +1,5 @@
 """The run the window trains or shows: start, pause, stop and continue training in the
-background (a child process or a thread, ui/workers.py), relay what it reports into the window
+background (a child process or a thread, ui/training_run.py), relay what it reports into the window
 state, and open a run directory from disk and follow it while another process writes it.
 
 The weights reach the views only as a `Snapshot` (ui/state.py): a CPU copy sent every few
@@ -20,7 +20,7 @@ from workbench.engine.runs import RunDir
 from workbench.ui.datasets import DEFAULT_DATASET, folder_source
 from workbench.ui.run_follower import RunFollower
 from workbench.ui.state import Snapshot, WindowState
-from workbench.ui.workers import TrainingRun
+from workbench.ui.training_run import TrainingRun
 
 
 def read_weights(path: Path) -> dict:

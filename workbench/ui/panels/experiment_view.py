@@ -35,7 +35,7 @@ from workbench.experiments.registry import get_experiment, resolve_params, run_e
 from workbench.ui.forms import ConfigForm
 from workbench.ui.panels.image_grid import ImageGridView
 from workbench.ui.tasks import Task
-from workbench.ui.workers import all_torch_threads
+from workbench.ui.training_run import all_torch_threads
 
 PROGRESS_STEPS = 1000
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
