@@ -51,8 +51,10 @@ PACGAN4 = {"ring8": (7.8, 0.959), "grid25": (24.8, 0.936)}
 def speed(threads: int, seconds: float = 3.0, direct_adam: bool = True) -> dict:
     import torch
 
-    from workbench.experiments.lab import GanLab
-
+    try:
+        from workbench.experiments.lab import GanLab
+    except ImportError:  # a tree before the floors (--against an older revision)
+        from workbench.engine.lab import GanLab
     try:  # the by-hand path's direct fused-Adam call (absent in trees before it was gated)
         from workbench.models.gan import fused_adam
     except ImportError:
