@@ -250,10 +250,16 @@ def test_bad_steps_and_batch(capsys, tmp_path):
                       "--out", tmp_path / "r", match="steps must be at least 0")
     assert_user_error(capsys, "train", "ae_mlp", "--dataset", "mnist5k", "--steps", 0,
                       "--out", tmp_path / "r", match="epochs or steps")
-    assert_user_error(capsys, "train", "ae_mlp", "--dataset", "ring8", "--steps", 1,
-                      "--set", "likelihood=mse", "--batch-size", 50000, "--device", "cpu",
-                      "--out", tmp_path / "r", match="batch size 50000 is larger")
     assert not (tmp_path / "r" / "run.json").exists()
+
+
+def test_a_batch_larger_than_the_data_trains_and_says_so_once(capsys, tmp_path):
+    assert main(["train", "ae_mlp", "--dataset", "ring8", "--steps", "1", "--set",
+                 "likelihood=mse", "--set", "hidden=8", "--batch-size", "50000", "--device",
+                 "cpu", "--out", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning: batch size 50000 is larger than the 45000 training examples: "
+                     "every step uses all 45000") == 1
 
 
 def test_bce_on_points(capsys, tmp_path):
@@ -378,3 +384,17 @@ def test_bad_train_in_a_subprocess_prints_no_traceback(tmp_path):
     assert "Traceback" not in p.stderr + p.stdout
     assert p.stderr.strip().splitlines() == [
         "genworkbench: error: latent_dim must be a whole number, not '1e400'"]
+
+
+def test_models_that_match_nothing_is_one_clear_error(capsys):
+    assert main(["models", "zz*"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "genworkbench: error: no model matches 'zz*'; `genworkbench models` lists them"
+    assert main(["models", "vae_mpl"]) == 1  # a misspelt name: did you mean…
+    assert "did you mean vae_mlp" in capsys.readouterr().err
+
+
+def test_a_misspelt_dataset_gets_a_did_you_mean(capsys):
+    assert main(["train", "vae_mlp", "--dataset", "mnist5", "--steps", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown dataset 'mnist5' (did you mean mnist5k" in err and err.count("\n") == 1

@@ -23,10 +23,16 @@ def _err(msg: str) -> None:
 # -- models / datasets ------------------------------------------------------------------------------
 def cmd_models(args) -> int:
     from workbench.core.config import fields_of
+    from workbench.core.errors import ConfigError
     from workbench.models.registry import get_model_info, list_models
 
+    names = list_models(args.pattern)
+    if not names:
+        if not any(c in args.pattern for c in "*?["):
+            get_model_info(args.pattern)  # an unknown name: its error has a did-you-mean
+        raise ConfigError(f"no model matches {args.pattern!r}; `genworkbench models` lists them")
     rows = []
-    for name in list_models(args.pattern):
+    for name in names:
         info = get_model_info(name)
         rows.append({"name": name, "family": info.family, "description": info.description,
                      "capabilities": list(info.model_cls.class_capabilities()),

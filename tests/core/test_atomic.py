@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 
 import pytest
 
@@ -30,3 +31,25 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["f.bin"]  # the temp file was removed
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="POSIX file modes")
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_written_files_follow_the_umask(tmp_path, umask):
+    """A run on a shared disk: run.json, checkpoints and sheets get 0666 less the umask, as a
+    plain open() would give them, not the temp file's private 0600."""
+    import importlib
+
+    import workbench.core.atomic as A
+
+    old = os.umask(umask)
+    try:
+        importlib.reload(A)  # the module reads the umask once, at import
+        A.atomic_write_text(tmp_path / "run.json", "{}")
+        with A.atomic_writer(tmp_path / "w.bin") as f:
+            f.write(b"x")
+    finally:
+        os.umask(old)
+        importlib.reload(A)
+    for name in ("run.json", "w.bin"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name

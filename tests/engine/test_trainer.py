@@ -407,15 +407,17 @@ def test_samples_dir_holds_png_sheets(finished_run):
         assert im.size == (16 * 30 + 2, 2 * 30 + 2)  # a row of inputs over their reconstructions
 
 
-def test_batch_larger_than_the_data(tiny_mnist, tmp_path):
-    with pytest.raises(ConfigError) as ei:
-        run("ae_mlp", tiny_mnist, tmp_path / "r", config=small("ae_mlp"), batch_size=65)
-    assert "batch size 65" in str(ei.value) and "64" in str(ei.value)
-    # no half-made run is left behind, so the same --out works once the batch is fixed
-    assert not (tmp_path / "r" / "run.json").exists()
-    _, events = run("ae_mlp", tiny_mnist, tmp_path / "r", config=small("ae_mlp"),
-                    batch_size=64, steps=1)
-    assert events[-1].reason == "completed"
+def test_a_batch_larger_than_the_data_is_the_whole_set(tiny_mnist, tmp_path):
+    """A small folder just trains: the batch is cut to the 64 training examples, said once,
+    and the run records (and resumes with) the batch it used."""
+    trainer, events = run("ae_mlp", tiny_mnist, tmp_path / "r", config=small("ae_mlp"),
+                          batch_size=128, steps=3)
+    (started,) = [e for e in events if isinstance(e, Started)]
+    assert started.batch_size == 64 and started.steps_per_epoch == 1
+    assert started.warnings == ("batch size 128 is larger than the 64 training examples: "
+                                "every step uses all 64",)
+    assert trainer.warnings == list(started.warnings) and events[-1].reason == "completed"
+    assert RunDir.open(tmp_path / "r").meta["train"]["batch_size"] == 64
 
 
 def test_invalid_settings(tiny_mnist):

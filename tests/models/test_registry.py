@@ -138,3 +138,13 @@ def test_registering_a_name_twice_fails():
 def test_every_default_config_is_valid():
     for name in list_models():
         C.validate(get_config(name))
+
+
+def test_every_description_is_a_whole_first_paragraph():
+    """The model list and `genworkbench models` show the docstring's first paragraph, wrapped
+    lines and all: no description stops mid-sentence."""
+    from workbench.models.registry import get_model_info, list_models
+
+    for name in list_models():
+        d = get_model_info(name).description
+        assert d.endswith((".", ".)")) and "\n" not in d and "  " not in d, (name, d)

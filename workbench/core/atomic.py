@@ -1,5 +1,7 @@
 """Atomic file writes: a temp file in the same folder, fsync, then os.replace. A reader (or a
-crash) sees either the old file or the new one, never half of it."""
+crash) sees either the old file or the new one, never half of it. The file gets the mode a plain
+open() would give it (0666 less the user's umask), not the temp file's private 0600: a run on a
+shared disk stays readable by the colleagues the umask lets in."""
 
 from __future__ import annotations
 
@@ -7,6 +9,15 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # what open(path, "w") would create, read once at start
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -22,6 +33,8 @@ def atomic_writer(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):  # POSIX; on Windows the temp file's mode is already the usual
+            os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()

@@ -4,6 +4,7 @@ or the description a run recorded). Importing `workbench.data` registers the bui
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from workbench.core.errors import DatasetError
 from workbench.data import folder as F
 from workbench.data.spec import DataSpec, TensorData
 from workbench.data.split import VAL_FRACTION
-from workbench.data.tv import load_tv, tv_name
+from workbench.data.tv import TV_DATASETS, load_tv, tv_name
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,9 @@ def load_dataset(name, *, image_size: int | None = None, color: str | None = Non
         opts = F.FolderOptions(size=image_size or defaults.size, color=color or defaults.color,
                                fit=fit or defaults.fit)
         return F.load_folder(path, opts, progress=progress, cancel=cancel)[0]
-    raise DatasetError(f"unknown dataset {name!r}; built-in: {', '.join(_DATASETS)}; "
+    close = difflib.get_close_matches(name, [*_DATASETS, *TV_DATASETS], n=3, cutoff=0.6)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise DatasetError(f"unknown dataset {name!r}{hint}; built-in: {', '.join(_DATASETS)}; "
                        "torchvision: mnist, fashion-mnist, kmnist, cifar10; or a folder of "
                        "images (`genworkbench datasets` lists them)")
 

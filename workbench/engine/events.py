@@ -18,6 +18,7 @@ class Started:
     batch_size: int
     run_dir: Path | None
     plot_groups: tuple = ()
+    warnings: tuple[str, ...] = ()  # said once: e.g. a batch size cut to a small training set
 
 
 @dataclass

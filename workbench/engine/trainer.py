@@ -167,7 +167,8 @@ class Trainer:
             self._check_batch_size()
             model = create_model(self.model_name, data=self.data.spec, config=config).to(device)
             model.setup_optimizers()
-            ck, state, self.warnings = run.resume_point(model)
+            ck, state, resume_warnings = run.resume_point(model)
+            self.warnings += resume_warnings
             if self.is_writer:
                 run.keep_metrics_until(ck.step)
             for name, opt in model.optimizers.items():
@@ -181,6 +182,7 @@ class Trainer:
             self.model_name).default_config()
         C.validate(config)
         self._check_batch_size()  # before the run directory exists: a retry can reuse it
+        s = self.settings
         seed_everything(s.seed)
         model = create_model(self.model_name, data=self.data.spec, config=config).to(device)
         model.setup_optimizers()
@@ -197,9 +199,13 @@ class Trainer:
         return model, run, config, 0, 0.0, None
 
     def _check_batch_size(self) -> None:
+        """A batch larger than the training set is the whole set (a small folder just trains),
+        said once in the warnings."""
         bs, n = self.settings.batch_size, self.data.n_train
         if bs > n:
-            raise ConfigError(f"batch size {bs} is larger than the {n} training examples")
+            self.settings = C.replace(self.settings, batch_size=n)
+            self.warnings.append(f"batch size {bs} is larger than the {n} training examples: "
+                                 f"every step uses all {n}")
         if self.dist:
             self.dist.shard(bs)  # the global batch must split evenly over the ranks
 
@@ -257,7 +263,7 @@ class Trainer:
         total = s.steps if s.steps > 0 else s.epochs * spe
         val_every = s.val_every or spe
         yield Started(self.model_name, str(device), step, total, spe, bs, self.run_dir,
-                      tuple(model.plot_groups))
+                      tuple(model.plot_groups), tuple(self.warnings))
         self._total = total
         if run:
             run.write_status("running", step, total)

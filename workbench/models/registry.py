@@ -53,9 +53,10 @@ def register_model(model_cls: type, default_dataset: str = "mnist5k",
         name = fn.__name__
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
-        doc = (fn.__doc__ or "").strip().splitlines()
+        # the description: the docstring's first paragraph, however many lines it is wrapped on
+        doc = " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())
         _REGISTRY[name] = ModelInfo(name=name, family=model_cls.family,
-                                    description=doc[0] if doc else name,
+                                    description=doc or name,
                                     model_cls=model_cls, default_config=fn,
                                     default_dataset=default_dataset,
                                     data_kinds=tuple(data_kinds), batch_size=batch_size,

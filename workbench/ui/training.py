@@ -49,6 +49,7 @@ class TrainingSession(QObject):
         self._job_meta = None  # (model, config, dataset) of the run being trained
         self._last_metrics = None
         self._last_ips = 0.0
+        self._note = ""  # the run's warnings, shown with its progress
         self.progress = QProgressBar()  # the window puts it in its status bar
         self.progress.setFixedWidth(200)
         self.progress.setTextVisible(True)
@@ -134,8 +135,11 @@ class TrainingSession(QObject):
         self.progress.setValue(ev.start_step)
         self.progress.setFormat("%v / %m")
         self.progress.setToolTip("Optimisation steps done / planned")
+        # what the trainer had to say (a batch cut to a small training set) stays in the line
+        self._note = "".join(f" · {w}" for w in ev.warnings)
         self.state.show_status(f"Training {ev.model} on {ev.device}, batch {ev.batch_size}, "
-                               f"{ev.total_steps} steps ({ev.steps_per_epoch} per epoch)")
+                               f"{ev.total_steps} steps ({ev.steps_per_epoch} per epoch)"
+                               f"{self._note}")
 
     def _on_metrics(self, batch) -> None:
         self.state.metrics_added.emit(batch)
@@ -155,7 +159,7 @@ class TrainingSession(QObject):
         loss_txt = f" · loss {loss:.4g}" if loss is not None else ""
         paused = " · paused" if self.runner.paused else ""
         self.state.show_status(f"step {last.step}/{self.total_steps} · epoch {last.epoch + 1}"
-                               f" · {self._last_ips:,.0f} img/s{loss_txt}{paused}")
+                               f" · {self._last_ips:,.0f} img/s{loss_txt}{paused}{self._note}")
 
     def _on_snapshot(self, message) -> None:
         name, config, dataset = self._job_meta
