@@ -398,3 +398,21 @@ def test_a_misspelt_dataset_gets_a_did_you_mean(capsys):
     assert main(["train", "vae_mlp", "--dataset", "mnist5", "--steps", "1"]) == 1
     err = capsys.readouterr().err
     assert "unknown dataset 'mnist5' (did you mean mnist5k" in err and err.count("\n") == 1
+
+
+def test_no_display_is_one_line_not_a_core_dump():
+    from workbench.cli import no_display_reason
+
+    assert "no display" in no_display_reason({}, "linux")
+    assert no_display_reason({"DISPLAY": ":0"}, "linux") is None
+    assert no_display_reason({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
+    assert no_display_reason({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
+    assert no_display_reason({}, "darwin") is None and no_display_reason({}, "win32") is None
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    p = subprocess.run([sys.executable, "-m", "workbench"], capture_output=True, text=True,
+                       env=env, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    if sys.platform.startswith("linux"):
+        assert p.returncode == 1, p.stderr
+        assert p.stderr.strip().startswith("genworkbench: error: no display")
+        assert p.stderr.count("\n") == 1 and "xcb" not in p.stderr

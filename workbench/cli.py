@@ -568,7 +568,25 @@ def cmd_anomaly(args) -> int:
     return 0
 
 
+def no_display_reason(env=None, platform: str = sys.platform) -> str | None:
+    """Why the window cannot open here, or None: on Linux without an X or Wayland display (and no
+    QT_QPA_PLATFORM chosen) Qt would abort with a core dump and a misleading libxcb hint."""
+    env = os.environ if env is None else env
+    if not platform.startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return None
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return ("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): run it "
+            "in a desktop session or with ssh -X, or use the headless commands (genworkbench "
+            "train, sample, eval, lessons --check)")
+
+
 def cmd_gui(args) -> int:
+    from workbench.core.errors import WorkbenchError
+
+    reason = no_display_reason()
+    if reason:
+        raise WorkbenchError(reason)
     from workbench.ui.app import run_app
 
     return run_app(run_dir=getattr(args, "run", None), lesson=getattr(args, "lesson", None))

@@ -100,7 +100,7 @@ def test_no_usable_image_is_one_clear_error(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x.png").write_bytes(b"nope")
     (tmp_path / "b").mkdir()
-    with pytest.raises(DatasetError, match=r"no usable image in .*1 files skipped — x.png: not"):
+    with pytest.raises(DatasetError, match=r"no usable image in .*1 file skipped — x.png: not"):
         F.load_folder(tmp_path, SMALL)
     report, x, y = F.scan_folder(tmp_path, SMALL)  # the report itself never raises
     assert report.ok == 0 and report.empty_classes == ["a", "b"] and len(x) == 0

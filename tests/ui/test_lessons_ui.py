@@ -133,3 +133,37 @@ def test_an_experiment_lesson_runs_its_experiment_and_the_next_one_replaces_it(m
     combo = w.panels.panel("experiment").combo
     combo.setCurrentIndex(combo.findData("pca_vs_linear_ae"))
     assert view.name == "pca_vs_linear_ae" and not view.running
+
+
+def test_the_gan_lab_pauses_when_its_tab_is_left_or_another_lesson_opens(make_window, qtbot):
+    """Nothing runs where nobody looks: the lab's loop is paused when its tab is left, when
+    another lesson opens, and when a training starts, unless the View menu keeps it running."""
+    w = make_window()
+    assert w.lessons.open("mode-collapse", confirm=False)  # a lab lesson: the lab plays
+    lab = w.panels.built("gan_lab")
+    lab.play()
+    qtbot.waitUntil(lambda: lab.last_state["playing"] and lab.last_state["step"] > 0,
+                    timeout=20_000)
+    w.panels.show_panel("training")  # the tab is left
+    assert not lab.playing
+    qtbot.waitUntil(lambda: not lab.last_state["playing"], timeout=10_000)
+    assert "GAN lab paused" in w.status_label.text()
+
+    w.panels.show_panel("gan_lab")
+    lab.play()
+    assert w.lessons.open("game-vector-field", confirm=False)  # another lesson, another tab
+    assert not lab.playing
+
+    w.panels.show_panel("gan_lab")
+    lab.play()
+    w.state.set_training(True)  # what TrainingSession.start announces
+    assert not lab.playing
+    w.state.set_training(False)
+
+    w.act_keep_running.trigger()  # View → Keep background panels running
+    w.panels.show_panel("gan_lab")
+    lab.play()
+    w.panels.show_panel("dirac")
+    assert lab.playing
+    lab.pause()
+    w.act_keep_running.trigger()

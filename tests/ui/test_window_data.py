@@ -44,7 +44,7 @@ def test_open_folder_offers_it_trains_on_it_and_remembers_it(make_window, qtbot,
     assert "my shapes" in w.setup.dataset_combo.currentText()
     assert w.panels.currentWidget() is w.dataset_page
     assert w.dataset_page.dataset_view.grid.array is not None
-    assert "1 files skipped" in w.status_label.text()
+    assert "1 file skipped (" in w.status_label.text()
     assert not message_boxes
     w.state.select_model("ae_mlp")
     w.setup.train_form.set_config(TrainSettings(steps=4, epochs=0, batch_size=8, log_every=2,

@@ -98,6 +98,12 @@ class FolderReport:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in d.items() if k in known})
 
+    @property
+    def skipped_text(self) -> str:
+        """ "1 file skipped", "3 files skipped" """
+        n = len(self.skipped)
+        return f"{n} file{'' if n == 1 else 's'} skipped"
+
     def summary(self) -> str:
         """One line: how many images, at what size and mode, in which classes."""
         shape = f"{self.channels}×{self.size}×{self.size} {self.color}" if self.ok else "nothing"
@@ -544,7 +550,7 @@ def no_image_message(report: FolderReport) -> str:
         return msg + f": it holds no image files ({exts}), or only hidden ones"
     first = "; ".join(f"{os.path.basename(p)}: {r}" for p, r in report.skipped[:3])
     more = f" (and {len(report.skipped) - 3} more)" if len(report.skipped) > 3 else ""
-    return msg + f": {len(report.skipped)} files skipped — {first}{more}"
+    return msg + f": {report.skipped_text} — {first}{more}"
 
 
 def to_tensordata(report: FolderReport, x, y, val_fraction: float = 0.1) -> "TensorData":

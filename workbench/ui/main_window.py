@@ -27,7 +27,7 @@ from workbench.ui.docks.runs import RunsDock
 from workbench.ui.docks.setup import SetupDock
 from workbench.ui.panels.dataset_view import DatasetView
 from workbench.ui.panels.runs_panel import saved_workspace
-from workbench.ui.panels.tabs import PanelTabs
+from workbench.ui.panels.tabs import KEEP_RUNNING_KEY, PanelTabs
 from workbench.ui.state import WindowState
 from workbench.ui.tasks import Task
 from workbench.ui.training import TrainingSession
@@ -177,6 +177,13 @@ class MainWindow(QMainWindow):
         for i in range(tabs.count()):
             m.addAction(action(tabs.tabText(i), lambda _=False, i=i: tabs.setCurrentIndex(i),
                                f"Ctrl+{i + 1}", tabs.tabToolTip(i)))
+        self.act_keep_running = action(
+            "&Keep background panels running", self._keep_background_running,
+            tip="The GAN lab pauses when you leave its tab or start a training, so that it never "
+                "takes a core behind your back; tick this to let it play on")
+        self.act_keep_running.setCheckable(True)
+        self.act_keep_running.setChecked(self.panels.keep_running)
+        m.addAction(self.act_keep_running)
         m.addSeparator()
         m.addAction(self.setup.toggleViewAction())
         m.addAction(self.runs.toggleViewAction())
@@ -248,6 +255,9 @@ class MainWindow(QMainWindow):
         path = QFileDialog.getExistingDirectory(self, "Open run directory", start)
         if path:
             self.session.open_run(Path(path))
+
+    def _keep_background_running(self, on: bool) -> None:
+        self.state.settings.setValue(KEEP_RUNNING_KEY, bool(on))
 
     def export_sheet(self) -> None:
         """File → Export sample sheet…: a dialog with a live preview of the snapshot's weights;

@@ -208,7 +208,7 @@ class DatasetPage(QWidget):
         self.dataset_view.set_data(data, report)
         self.state.select_dataset(source)
         self.state.show_panel("dataset")
-        skipped = f"; {len(report.skipped)} files skipped (Dataset → Skipped files…)" \
+        skipped = f"; {report.skipped_text} (Dataset → Skipped files…)" \
             if report.skipped else ""
         self.state.show_status(f"Loaded {report.ok} images from {report.root}{skipped}. "
                                "Press Train to train the selected model on them.")

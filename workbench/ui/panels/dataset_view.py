@@ -108,7 +108,7 @@ class DatasetView(QWidget):
                 lo, hi = report.source_min_size, report.source_max_size
                 parts.append(f"source sizes {lo[0]}×{lo[1]} to {hi[0]}×{hi[1]}")
             if report.skipped:
-                parts.append(f"{len(report.skipped)} files skipped")
+                parts.append(report.skipped_text)
             if report.empty_classes:
                 parts.append(f"empty classes: {', '.join(report.empty_classes)}")
         self.summary.setText("; ".join(parts))

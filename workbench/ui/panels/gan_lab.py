@@ -270,6 +270,11 @@ class GanLabPanel(QWidget):
          "failed": self._on_failed}[kind](payload)
 
     # -- commands (also the API for the window and tests) -----------------------------------------
+    @property
+    def playing(self) -> bool:
+        """Play is on: the loop steps by itself (what the window pauses when the tab is left)."""
+        return self.play_button.isChecked()
+
     def play(self) -> None:
         self.play_button.setChecked(True)
 

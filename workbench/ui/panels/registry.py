@@ -31,6 +31,9 @@ class PanelEntry:
     pages: tuple[str, ...] = ()  # sub-pages a lesson may open: [panel] page = …
     options: tuple[str, ...] = ()  # the other [panel] keys it takes, via apply_lesson(options)
     encodes: bool = False  # shows the latent codes: encoding runs only while it is on screen
+    # runs work of its own (the GAN lab's loop): paused, with `pause()`, when its tab is left or
+    # a training starts, unless the user keeps background panels running (View menu)
+    background: bool = False
 
 
 def _reporting(panel: QWidget, state: WindowState) -> QWidget:
@@ -86,7 +89,7 @@ PANELS: tuple[PanelEntry, ...] = (
     PanelEntry("gan_lab", "GAN lab", "A 2-D GAN trained live: the discriminator's map, the "
                "generator's manifold, the gradient field on the fakes and the modes captured; "
                "step D and G by hand, switch losses and stabilisers while it runs",
-               _gan_lab, lazy=True),
+               _gan_lab, lazy=True, background=True),
     PanelEntry("dirac", "Dirac-GAN", "The two-parameter game of Mescheder et al. 2018: its "
                "gradient field, trajectories of simultaneous and alternating steps, and the "
                "eigenvalues that decide convergence", _dirac, lazy=True),

@@ -1,4 +1,6 @@
-"""The window's centre: one tab per entry of the panel registry, lazy ones built on first view."""
+"""The window's centre: one tab per entry of the panel registry, lazy ones built on first view.
+Nothing runs where nobody looks: a panel with work of its own (PanelEntry.background) is paused
+when its tab is left and when a training starts, unless the user keeps it running."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from workbench.ui.panels.registry import PANELS, PanelEntry
 from workbench.ui.state import WindowState
+
+KEEP_RUNNING_KEY = "keep_background_panels_running"  # QSettings: View → Keep … running
 
 
 class LazyPage(QWidget):
@@ -46,6 +50,7 @@ class PanelTabs(QTabWidget):
             self.setTabToolTip(self.count() - 1, e.tooltip)
         self.currentChanged.connect(self._on_current)
         state.panel_requested.connect(self.show_panel)
+        state.training_changed.connect(self._on_training)
 
     def page(self, key: str) -> QWidget:
         """The tab's page (for a lazy panel, the frame it is built into)."""
@@ -76,7 +81,29 @@ class PanelTabs(QTabWidget):
 
     def _on_current(self, _index: int) -> None:
         # Encoding costs CPU the trainer could use: only while a latent view is on screen.
-        self.state.latent.set_active(self.entries[self.current_key()].encodes)
+        current = self.current_key()
+        self.state.latent.set_active(self.entries[current].encodes)
+        self.pause_background("its tab was left", keep=current)
+
+    def _on_training(self) -> None:
+        if self.state.training and not self.state.paused:
+            self.pause_background("a training started")
+
+    @property
+    def keep_running(self) -> bool:
+        return self.state.settings.value(KEEP_RUNNING_KEY, False, type=bool)
+
+    def pause_background(self, why: str, keep: str | None = None) -> None:
+        """Pause every built background panel but `keep`, and say so, unless the user keeps
+        them running."""
+        if self.keep_running:
+            return
+        for key, entry in self.entries.items():
+            panel = self.built(key)
+            if entry.background and key != keep and panel is not None and panel.playing:
+                panel.pause()
+                self.state.show_status(f"{entry.title} paused: {why} (Play resumes it; View → "
+                                       "Keep background panels running keeps it going).")
 
     def shutdown(self) -> None:
         """Stop what the built panels run in the background."""
