@@ -272,3 +272,14 @@ def test_points_model_draws_a_scatter_only(tmp_path):
     assert arr.shape == (1024, 1024, 3) and prov["model"] == "toy_gan"
     with pytest.raises(ConfigError, match="samples sheets only"):
         render_sheet(run, SheetSpec(kind="traversal"))
+
+
+def test_caption_words_keep_their_spaces():
+    """Pillow's default font sets a 2 px space: "step 350" read as "step350". The caption sets
+    its words with a gap of at least 4 px of background."""
+    grid = np.full((20, 200), 255, np.uint8)
+    strip = add_caption(grid, "step 350")[20:]
+    ink = (strip < 128).any(axis=0)
+    cols = np.flatnonzero(ink)
+    gaps = np.diff(cols) - 1  # background columns between inked ones
+    assert gaps.max() >= 4, gaps

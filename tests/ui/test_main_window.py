@@ -302,3 +302,38 @@ def test_the_window_paints_before_torch_loads():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_quitting_while_training_asks_first(make_window, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    w = make_window()
+    asked = []
+    answer = QMessageBox.StandardButton.No
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **kw: asked.append(a[1]) or answer)
+    assert w.quit()  # nothing trains: no question
+    assert asked == []
+    w = make_window()
+    _short(w, steps=100_000)
+    w.session.start()
+    qtbot.waitUntil(lambda: w.training_view.plots.point_count("train") > 0, timeout=30_000)
+    assert w.windowTitle() == f"{w.state.run_dir.name} — genworkbench"  # the run on screen
+    assert not w.quit() and asked == ["Quit while training?"] and w.session.running
+    answer = QMessageBox.StandardButton.Yes
+    assert w.quit() and not w.session.running
+
+
+def test_a_curve_enters_the_legend_with_its_first_point(qtbot):
+    """The VAE's iwae is only validated: no empty "iwae (train)" entry in the legend."""
+    from types import SimpleNamespace
+
+    from workbench.ui.panels.loss_plots import LossPlots
+
+    plots = LossPlots()
+    qtbot.addWidget(plots)
+    plots.setup((("Bound", ("elbo", "iwae")),))
+    plots.add([SimpleNamespace(step=1, phase="train", values={"elbo": 2.0}),
+               SimpleNamespace(step=1, phase="val", values={"elbo": 2.1, "iwae": 2.0})])
+    plots.redraw()
+    labels = [label.text for _, label in plots.plots["Bound"].legend.items]
+    assert labels == ["elbo (train)", "elbo (val)", "iwae (val)"]

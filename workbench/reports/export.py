@@ -328,10 +328,13 @@ def add_caption(grid, text: str, background: str = "white"):
     fg = 255 if bg < 128 else 0
     mode = "L" if grey else "RGB"
     probe = ImageDraw.Draw(Image.new(mode, (1, 1)))
+    # the default font's space is 2 px wide at this size, which runs "step 350" together:
+    # words are set one by one with a wider gap
+    gap = max(font.getlength(" "), 4.0)
 
     def width(s):
-        left, _, right, _ = probe.textbbox((0, 0), s, font=font)
-        return right - left
+        words = s.split(" ")
+        return sum(font.getlength(w) for w in words) + gap * (len(words) - 1)
 
     margin = 3
     while text and width(text) > w - 2 * margin and len(text) > 1:
@@ -339,8 +342,10 @@ def add_caption(grid, text: str, background: str = "white"):
     _, top, _, bottom = probe.textbbox((0, 0), "Ag·0", font=font)
     strip_h = (bottom - top) + 2 * margin
     strip = Image.new(mode, (w, strip_h), bg if grey else (bg, bg, bg))
-    ImageDraw.Draw(strip).text((margin, margin - top), text, font=font,
-                               fill=fg if grey else (fg, fg, fg))
+    draw, x = ImageDraw.Draw(strip), float(margin)
+    for word in text.split(" "):
+        draw.text((x, margin - top), word, font=font, fill=fg if grey else (fg, fg, fg))
+        x += font.getlength(word) + gap
     s = np.asarray(strip)
     out = np.concatenate([g2, s], axis=0)
     return out[:, :, None] if grid.ndim == 3 and grey else out

@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
         settings = settings or app_settings()
         self.setWindowTitle("genworkbench")
         self.state = st = WindowState(settings, workspace or saved_workspace(settings), self)
+        st.run_changed.connect(self._name_the_run)
         self.session = TrainingSession(st, self)
         self.session.newer_checkpoint.connect(lambda on: self.act_reload_checkpoint.setEnabled(on))
         self.backend_jobs = Task("backend")
@@ -106,7 +107,7 @@ class MainWindow(QMainWindow):
                                        "as a PNG that records how to draw it again")
         self.act_export = action("Export samples as &PNG…", view.export_samples, "Ctrl+Shift+E",
                                  "Save the current sample grid as a PNG")
-        self.act_quit = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_quit = action("&Quit", self.quit, QKeySequence.StandardKey.Quit)
         self.act_train = action("&Train", lambda: session.start(), "Ctrl+Return",
                                 "Train the selected model on the selected dataset")
         self.act_pause = action("&Pause / resume", session.toggle_pause, "Ctrl+P",
@@ -313,7 +314,32 @@ class MainWindow(QMainWindow):
         except (TypeError, ValueError):
             pass
 
+    def _name_the_run(self) -> None:
+        """The title names the run on screen (trained now or opened from disk)."""
+        run = self.state.run_dir
+        self.setWindowTitle(f"{run.name} — genworkbench" if run is not None else "genworkbench")
+
+    def quit(self) -> bool:
+        """File → Quit: the same question as the window's close button."""
+        return self.close() if self.may_close() else False
+
+    def may_close(self) -> bool:
+        """Ask before a close stops a training (it saves a checkpoint; Resume continues it)."""
+        if not self.session.running:
+            return True
+        return QMessageBox.question(
+            self, "Quit while training?",
+            "A model is training. Quitting stops it after this step and saves a checkpoint "
+            "(Runs → Resume continues it later). Quit now?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No) == QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event) -> None:
+        # the user's own close (the title bar's button) asks; File → Quit asked already, and a
+        # close from code (tests, the app's shutdown) does not
+        if event.spontaneous() and not self.may_close():
+            event.ignore()
+            return
         if self.lessons.classroom_on():  # save the full layout, not the classroom's
             self.lessons.show_all_controls()
         s = self.state.settings

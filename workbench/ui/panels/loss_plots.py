@@ -19,12 +19,16 @@ COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"]
 
 
 class _Series:
-    __slots__ = ("x", "y", "curve")
+    """One curve's points; it enters its plot's legend with its first point (a metric that is
+    only validated, such as the VAE's iwae, lists no empty "(train)" entry)."""
 
-    def __init__(self, curve):
+    __slots__ = ("x", "y", "curve", "label", "legend", "listed")
+
+    def __init__(self, curve, label: str, legend):
         self.x: list[float] = []
         self.y: list[float] = []
         self.curve = curve
+        self.label, self.legend, self.listed = label, legend, False
 
 
 class LossPlots(QStackedWidget):
@@ -66,7 +70,7 @@ class LossPlots(QStackedWidget):
             p = self.glw.addPlot(row=0, col=col, title=title)
             p.showGrid(x=self._grid, y=self._grid, alpha=0.25)
             p.setLabel("bottom", "step")
-            p.addLegend(offset=(-10, 10), brush=(255, 255, 255, 200))
+            legend = p.addLegend(offset=(-10, 10), brush=(255, 255, 255, 200))
             p.setClipToView(True)
             p.setDownsampling(auto=True, mode="peak")
             p.setLogMode(False, self._log_y)
@@ -77,12 +81,11 @@ class LossPlots(QStackedWidget):
             self._plot_series[title] = []
             for i, name in enumerate(names):
                 color = COLORS[(col + i) % len(COLORS)]
-                train = p.plot([], [], pen=pg.mkPen(color, width=2), name=f"{name} (train)")
+                train = p.plot([], [], pen=pg.mkPen(color, width=2))
                 val = p.plot([], [], pen=pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine),
-                             symbol="o", symbolSize=5, symbolBrush=color, symbolPen=None,
-                             name=f"{name} (val)")
-                self.series[("train", name)] = _Series(train)
-                self.series[("val", name)] = _Series(val)
+                             symbol="o", symbolSize=5, symbolBrush=color, symbolPen=None)
+                self.series[("train", name)] = _Series(train, f"{name} (train)", legend)
+                self.series[("val", name)] = _Series(val, f"{name} (val)", legend)
                 self._plot_series[title] += [self.series[("train", name)],
                                              self.series[("val", name)]]
             self.plots[title] = p
@@ -118,6 +121,9 @@ class LossPlots(QStackedWidget):
         for s in self.series.values():
             if s.x:
                 s.curve.setData(np.asarray(s.x, float), np.asarray(s.y, float))
+                if not s.listed:
+                    s.legend.addItem(s.curve, s.label)
+                    s.listed = True
             else:
                 s.curve.setData([], [])
         for title, p in self.plots.items():
