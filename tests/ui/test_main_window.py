@@ -337,3 +337,22 @@ def test_a_curve_enters_the_legend_with_its_first_point(qtbot):
     plots.redraw()
     labels = [label.text for _, label in plots.plots["Bound"].legend.items]
     assert labels == ["elbo (train)", "elbo (val)", "iwae (val)"]
+
+
+def test_a_failed_start_leaves_the_previous_run_on_screen(make_window, qtbot, message_boxes):
+    w = make_window(in_process=False)
+    _short(w, steps=4)
+    with qtbot.waitSignal(w.session.training_finished, timeout=60_000):
+        assert w.session.start()
+    qtbot.waitUntil(lambda: not w.session.running, timeout=30_000)
+    before, points = w.state.run_dir, w.training_view.plots.point_count("train")
+    assert before is not None and points > 0
+    w.state.select_model("ae_mlp")
+    w.state.select_dataset("ring8")  # the form's BCE likelihood is refused for 2-D points
+    _short(w, steps=4)
+    with qtbot.waitSignal(w.session.training_finished, timeout=60_000) as failed:
+        assert w.session.start()
+    assert failed.args == [None] and message_boxes[-1][0] == "critical"
+    qtbot.waitUntil(lambda: not w.session.running, timeout=30_000)
+    assert w.state.run_dir == before  # the run on screen is still the one that trained
+    assert w.training_view.plots.point_count("train") == points

@@ -47,6 +47,7 @@ class TrainingSession(QObject):
         self.follower.checkpoint_saved.connect(self._on_checkpoint_saved)
         self.total_steps = 0
         self._job_meta = None  # (model, config, dataset) of the run being trained
+        self._starting = None  # (run dir, resume, plot groups) until the run has started
         self._last_metrics = None
         self._last_ips = 0.0
         self._note = ""  # the run's warnings, shown with its progress
@@ -81,11 +82,10 @@ class TrainingSession(QObject):
         job = {"model": name, "dataset": dataset, "config": C.to_dict(config),
                "settings": C.to_dict(settings), "run_dir": run_dir, "resume": resume}
 
-        st.set_run(run_dir)
         self.follower.stop()
-        if not resume:
-            st.run_reset.emit(st.model_infos[name].model_cls.plot_groups)
-        st.set_snapshot(None)
+        # The run on screen stays until the new one has really started (_on_started): a start
+        # that fails (bad data for the model, a broken folder) leaves it where it was.
+        self._starting = (run_dir, resume, st.model_infos[name].model_cls.plot_groups)
         t = TrainingRun(job, child_process=self.in_process, parent=self)
         t.started_run.connect(self._on_started)
         t.metrics.connect(self._on_metrics)
@@ -129,6 +129,11 @@ class TrainingSession(QObject):
             self.state.show_status("Stopping after this step…")
 
     def _on_started(self, ev) -> None:
+        run_dir, resume, plot_groups = self._starting
+        self.state.set_run(run_dir)
+        if not resume:
+            self.state.run_reset.emit(plot_groups)
+        self.state.set_snapshot(None)
         self.total_steps = ev.total_steps
         self.state.run_started.emit(ev)
         self.progress.setRange(0, max(ev.total_steps, 1))
