@@ -167,3 +167,12 @@ def test_the_gan_lab_pauses_when_its_tab_is_left_or_another_lesson_opens(make_wi
     assert lab.playing
     lab.pause()
     w.act_keep_running.trigger()
+
+
+def test_opening_a_lesson_is_logged(make_window, caplog):
+    import logging
+
+    w = make_window()
+    with caplog.at_level(logging.INFO, logger="workbench"):
+        assert w.lessons.open("game-vector-field", confirm=False)
+    assert any(r.getMessage().startswith("lesson opened: 23.") for r in caplog.records)

@@ -356,3 +356,13 @@ def test_a_failed_start_leaves_the_previous_run_on_screen(make_window, qtbot, me
     qtbot.waitUntil(lambda: not w.session.running, timeout=30_000)
     assert w.state.run_dir == before  # the run on screen is still the one that trained
     assert w.training_view.plots.point_count("train") == points
+
+
+def test_help_lists_the_keyboard_shortcuts_from_the_menus(make_window, message_boxes):
+    w = make_window(load_backend=False)
+    rows = w.shortcuts()
+    assert ("File", "Open run…", "Ctrl+O") in rows
+    assert any(c == "Lessons…" and k == "F1" for _, c, k in rows)
+    w.show_shortcuts()
+    kind, text = message_boxes[-1]
+    assert kind == "information" and "Ctrl+O" in text and "Open run…" in text

@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox
 
 from workbench import __version__
+from workbench.core.applog import log
 from workbench.data import list_datasets
 from workbench.ui.crash import log_folder_action
 from workbench.ui.docks.lesson import LessonController
@@ -191,6 +192,13 @@ class MainWindow(QMainWindow):
         self.lessons.build_menu(mb)
         m.addAction(self.lessons.dock.toggleViewAction())
         m = mb.addMenu("&Help")
+        self.act_start_page = action("&Lessons…", self.lessons.show_start_page, "F1",
+                                     "The start page: every lesson, by part, with its idea")
+        self.act_shortcuts = action("&Keyboard shortcuts…", self.show_shortcuts, None,
+                                    "Every menu command that has a key, and its key")
+        m.addAction(self.act_start_page)
+        m.addAction(self.act_shortcuts)
+        m.addSeparator()
         self.act_log_folder = log_folder_action(self)
         m.addAction(self.act_log_folder)
         m.addAction(self.act_about)
@@ -271,11 +279,34 @@ class MainWindow(QMainWindow):
         from workbench.ui.panels.sheet_export import SheetExportDialog
 
         dlg = SheetExportDialog(self.state.snapshot, self, run=self.state.run_dir)
-        dlg.saved.connect(lambda p: self.status_label.setText(
-            f"Saved the sheet to {p} (provenance in {Path(p).name}.json)"))
+        dlg.saved.connect(lambda p: (log.info("sample sheet exported: %s", p),
+                                     self.status_label.setText(
+            f"Saved the sheet to {p} (provenance in {Path(p).name}.json)")))
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.sheet_dialog = dlg
         dlg.open()
+
+    def shortcuts(self) -> list[tuple[str, str, str]]:
+        """(menu, command, key) for every menu command with a key, read from the menus
+        themselves, so the list cannot go stale."""
+        rows = []
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            if menu is None:
+                continue
+            for a in menu.actions():
+                key = a.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                if key:
+                    rows.append((menu_action.text().replace("&", ""),
+                                 a.text().replace("&&", "\0").replace("&", "").replace("\0", "&"),
+                                 key))
+        return rows
+
+    def show_shortcuts(self) -> None:
+        cells = "".join(f"<tr><td>{m}</td><td>{c}</td><td><b>{k}</b></td></tr>"
+                        for m, c, k in self.shortcuts())
+        QMessageBox.information(self, "Keyboard shortcuts",
+                                f"<table cellspacing='6'>{cells}</table>")
 
     def about(self) -> None:
         QMessageBox.about(self, "About genworkbench",

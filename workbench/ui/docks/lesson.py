@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDockWidget
                                QSplitter, QTextBrowser, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
+from workbench.core.applog import log
 from workbench.core.config import fields_of
 from workbench.core.errors import WorkbenchError
 from workbench.course.lessons import CONTROLS, load_catalogue, save_classroom, user_lessons_dir
@@ -395,6 +396,7 @@ class LessonController:
             QTimer.singleShot(0, self._fit_screen)
         self.apply_classroom()
         st.settings.setValue("lessons/last", lesson.name)
+        log.info("lesson opened: %s (%s)", lesson.label, lesson.source or lesson.name)
         if lesson.train is not None and lesson.start and not self.session.running:
             self.session.start()
         text = f"Lesson {lesson.label}"

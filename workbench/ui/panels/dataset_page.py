@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox,
                                QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
+from workbench.core.applog import log
 from workbench.data import load_dataset
 from workbench.data.cache import dataset_key
 from workbench.data.folder import FolderOptions
@@ -210,12 +211,14 @@ class DatasetPage(QWidget):
         self.state.show_panel("dataset")
         skipped = f"; {report.skipped_text} (Dataset → Skipped files…)" \
             if report.skipped else ""
+        log.info("folder loaded: %s: %s", report.root, report.summary())
         self.state.show_status(f"Loaded {report.ok} images from {report.root}{skipped}. "
                                "Press Train to train the selected model on them.")
 
     def _on_folder_failed(self, e) -> None:
         self._on_scan_done()
         message, report = folder_failure(e)
+        log.warning("folder refused: %s", message)
         self.state.show_status("The folder could not be used.")
         QMessageBox.warning(self.window(), "Cannot use this folder", message)
         if report is not None and report.skipped:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.applog import log
 from workbench.data.cache import cached_dataset
 from workbench.ui.tasks import Task
 
@@ -181,6 +182,7 @@ class MetricsPanel(QWidget):
         self.results[key] = result
         self._render()
         self.progress_text.setText(f"Evaluated {self.labels[key]}.")
+        log.info("metrics evaluated: %s", self.labels[key])
         self.evaluated.emit(key)
         self._pump()
 
@@ -191,6 +193,7 @@ class MetricsPanel(QWidget):
             self.labels.pop(key, None)
         self.progress_text.setText(f"Could not evaluate {key}: {e}")
         self.status.emit(f"Could not evaluate {key}: {e}")
+        log.warning("metrics of %s failed: %s", key, e)
         self._pump()
 
     # -- the table --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QGroupBox, QMessageBox, QSplitter, QVBoxLayout
 
+from workbench.core.applog import log
 from workbench.core.atomic import atomic_save_png
 from workbench.data.cache import cached_dataset, dataset_key
 from workbench.engine.remote import pictures
@@ -180,6 +181,7 @@ class TrainingView(QSplitter):
             QMessageBox.warning(self.window(), "Export failed",
                                 f"Cannot write {path}: {e.strerror}")
             return
+        log.info("samples exported: %s", path)
         self.state.show_status(f"Saved {path}")
 
     def shutdown(self) -> None:
