@@ -152,3 +152,27 @@ def test_every_registered_experiment_round_trips_through_the_form(view):
         quick = resolve_params(info.name, quick=True)  # and values other than the defaults
         view.set_experiment(info.name, dataclasses.asdict(quick))
         assert view.form.value() == quick, info.name
+
+
+def test_the_wheel_over_a_plot_scrolls_the_page_and_ctrl_wheel_zooms(qtbot, view):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    view.set_experiment("pca_vs_linear_ae", FAST_PCA)
+    with qtbot.waitSignal(view.finished, timeout=120_000):
+        assert view.run()
+    pw = next(iter(view.plots.values()))
+    vb = pw.getPlotItem().getViewBox()
+    before = vb.viewRange()
+
+    def wheel(modifiers):
+        pos = QPointF(pw.viewport().rect().center())
+        ev = QWheelEvent(pos, pw.viewport().mapToGlobal(pos), QPoint(0, 0), QPoint(0, -120),
+                         Qt.MouseButton.NoButton, modifiers, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(pw.viewport(), ev)
+
+    wheel(Qt.KeyboardModifier.NoModifier)
+    assert vb.viewRange() == before  # the page scrolled, not the plot
+    wheel(Qt.KeyboardModifier.ControlModifier)
+    assert vb.viewRange() != before

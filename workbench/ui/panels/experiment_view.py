@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -71,6 +71,23 @@ def _to_uint8(pixels) -> np.ndarray:
     a = np.nan_to_num(np.asarray(pixels, np.float64), nan=0.0)
     return (np.clip(a, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 
+
+
+class WheelScrolls(QObject):
+    """Over a plot in the results' scroll area the wheel scrolls the page, as it does everywhere
+    else on it (a plot that zoomed under the wheel wrecked its axes on the way down); Ctrl + wheel
+    still zooms the plot."""
+
+    def __init__(self, scroll: QScrollArea):
+        super().__init__(scroll)
+        self.scroll = scroll
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.Wheel and not (
+                event.modifiers() & Qt.KeyboardModifier.ControlModifier):
+            QApplication.sendEvent(self.scroll.verticalScrollBar(), event)
+            return True
+        return False
 
 class ExperimentView(QWidget):
     """`set_experiment(name, params)`, then Run (or `run()`). Call `shutdown()` before the view
@@ -145,6 +162,7 @@ class ExperimentView(QWidget):
         results.addWidget(self.summary)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
+        self._wheel_scrolls = WheelScrolls(self.scroll)
         results.addWidget(self.scroll, 1)
         self._clear_results()
         self._set_running(False)
@@ -284,6 +302,7 @@ class ExperimentView(QWidget):
                 groups.setdefault(c.plot, []).append(c)
             for i, (plot, curves) in enumerate(groups.items()):
                 pw = self._plot_widget(plot, curves)
+                pw.viewport().installEventFilter(self._wheel_scrolls)
                 self.plots[plot] = pw
                 grid.addWidget(pw, i // 2, i % 2)
             lay.addLayout(grid)
