@@ -441,3 +441,24 @@ def test_run_json_without_dataset_is_a_clear_error(tmp_path):
     (tmp_path / "run.json").write_text(json.dumps({"model": "vae_mlp", "config": {}}))
     with pytest.raises(CheckpointError, match="dataset"):
         RunDir.open(tmp_path)
+
+
+@pytest.mark.parametrize("n, cols, rows", [(5, 5, 2), (12, 8, 4), (16, 8, 4)])
+def test_reconstruction_grid_keeps_each_copy_under_its_original(n, cols, rows):
+    """A validation set smaller than a row (or a last partial row) stays aligned: the grid is
+    as wide as its first row and a short row is padded with blank cells."""
+    from workbench.engine.remote import pictures
+
+    rng = np.random.default_rng(0)
+    ev = Samples(3)
+    ev.inputs = rng.random((n, 1, 4, 4)).astype(np.float32)
+    ev.reconstructions = 1 - ev.inputs  # each copy tells which original it belongs to
+    grid = pictures(ev)["reconstructions"]
+    cell = 4 + 2  # image + torchvision's padding
+    assert grid.shape[:2] == (rows * cell + 2, cols * cell + 2)
+    for k in range(n):
+        r, c = divmod(k, cols)
+        top = grid[2 + 2 * r * cell: 2 + 2 * r * cell + 4, 2 + c * cell: 2 + c * cell + 4, 0]
+        below = grid[2 + (2 * r + 1) * cell: 2 + (2 * r + 1) * cell + 4,
+                     2 + c * cell: 2 + c * cell + 4, 0]
+        assert np.allclose(top.astype(int) + below.astype(int), 255, atol=2), k

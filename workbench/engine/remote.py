@@ -32,10 +32,15 @@ def pictures(ev) -> dict:
         if ev.inputs.ndim == 2:
             out["reconstructions"] = sheet_array(ev.reconstructions)
         else:
+            # each copy right under its original: rows as wide as the first, the last one
+            # padded with blank cells (a validation set smaller than a row stays aligned)
+            cols = min(8, len(ev.inputs))
             rows = []
-            for a in range(0, len(ev.inputs), 8):
-                rows += [ev.inputs[a:a + 8], ev.reconstructions[a:a + 8]]
-            out["reconstructions"] = sheet_array(np.concatenate(rows), nrow=8)
+            for a in range(0, len(ev.inputs), cols):
+                for part in (ev.inputs[a:a + cols], ev.reconstructions[a:a + cols]):
+                    blank = np.ones((cols - len(part), *part.shape[1:]), part.dtype)
+                    rows.append(np.concatenate([part, blank]))
+            out["reconstructions"] = sheet_array(np.concatenate(rows), nrow=cols)
     return out
 
 
