@@ -225,3 +225,15 @@ def test_window_resume_from_the_panel(make_window, ws, qtbot):
     info = read_run(ws / "alpha")
     assert (info.status, info.step, info.checkpoint_step) == ("finished", 12, 12)
     qtbot.waitUntil(lambda: rows(w.runs.panel)["alpha"][3] == "12 / 12", timeout=5000)
+
+
+def test_runs_made_in_a_workspace_created_later_are_listed_when_shown(qtbot, ws, tmp_path):
+    """A workspace folder that did not exist at start had nothing to watch: showing the panel
+    lists it again (the Runs dock used to open empty until Refresh)."""
+    later = tmp_path / "later"
+    panel = RunsPanel(later)
+    qtbot.addWidget(panel)
+    assert rows(panel) == {}
+    shutil.copytree(ws / "alpha", later / "alpha")
+    panel.show()
+    qtbot.waitUntil(lambda: "alpha" in rows(panel), timeout=5_000)

@@ -216,7 +216,10 @@ class RunsPanel(QWidget):
 
     def showEvent(self, event):
         super().showEvent(event)
-        if self._stale:
+        # A workspace folder that did not exist yet had nothing to watch: the first runs made
+        # in it were never heard of, so list it again whenever it is shown unwatched.
+        unwatched = str(self.workspace) not in self.watcher.directories()
+        if self._stale or unwatched:
             self._stale = False
             self.refresh()
 
