@@ -27,7 +27,7 @@ def test_eval_of_an_autoencoder_and_a_toy_gan(tmp_path, capsys):
     assert r["step"] == 5 and set(r["reconstruction"]) == {"mse", "bce"}
     assert "samples" not in r and "modes" not in r
     code, out, _ = cli(capsys, "eval", ae, "--device", "cpu")
-    assert code == 0 and "reconstruction: mse" in out
+    assert code == 0 and "reconstruction: mean squared error" in out
 
     assert cli(capsys, "train", "toy_gan", "--dataset", "ring8", "--steps", 5, "--device", "cpu",
                "--out", gan)[0] == 0

@@ -107,6 +107,11 @@ def test_rows_cover_every_number_and_have_descriptions(mnist, classifier):
     assert all(k in DESCRIPTIONS for k in keys)
     covered = {k: t for k, _, t in rows}["samples.classes_covered"]
     assert covered.endswith("/ 10")
+    labels = {k: label for k, label, _ in rows}  # words, not keys, in the tables
+    assert labels["val.iwae"] == "validation: importance-weighted log p(x)"
+    assert labels["reference.classifier_accuracy"] == "real images: classifier accuracy"
+    assert all(label.split(": ")[1] != k.split(".")[1] for k, label in labels.items()
+               if k.split(".")[1] not in ("loss", "elbo"))
 
 
 def test_evaluate_run_reads_a_run_directory(tmp_path, mnist):

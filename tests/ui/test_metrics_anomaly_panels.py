@@ -88,11 +88,11 @@ def test_metrics_compare_the_current_model_with_a_run(qtbot, metrics_panel, ae_r
     t = metrics_panel.table
     assert t.columnCount() == 2
     rows = [t.verticalHeaderItem(i).text() for i in range(t.rowCount())]
-    assert "reconstruction: mse" in rows and "val: loss" in rows
+    assert "reconstruction: mean squared error" in rows and "validation: loss" in rows
     # the same weights in both columns: the same numbers
     assert metrics_panel.cell("reconstruction.mse", "current") == \
         metrics_panel.cell("reconstruction.mse", str(path))
-    assert t.item(rows.index("reconstruction: mse"), 0).toolTip().startswith("mean squared")
+    assert t.item(rows.index("reconstruction: mean squared error"), 0).toolTip().startswith("mean squared")
     assert "current: ae_mlp @ 30" in t.horizontalHeaderItem(0).text()
     t.selectColumn(1)
     metrics_panel.remove_selected()

@@ -215,6 +215,18 @@ def evaluate_run(run_dir: Path | str | None = None, n_samples: int | None = None
     return {**head, **result}
 
 
+# How a row reads in a table (the window's Metrics tab, `genworkbench eval`): words, not keys.
+SECTION_LABELS = {"val": "validation", "reconstruction": "reconstruction", "samples": "samples",
+                  "reference": "real images", "modes": "modes"}
+NAME_LABELS = {"loss": "loss", "recon": "reconstruction term", "kl": "KL to the prior",
+               "elbo": "ELBO", "iwae": "importance-weighted log p(x)", "mse": "mean squared error",
+               "bce": "binary cross-entropy", "classifier_score": "classifier score",
+               "frechet_distance": "classifier-FD", "label_accuracy": "label accuracy",
+               "classes_covered": "classes covered", "class_histogram": "classes",
+               "classifier_accuracy": "classifier accuracy", "hq_share": "high-quality share",
+               "modes_captured": "modes captured", "reverse_kl": "reverse KL to uniform"}
+
+
 def metric_rows(result: dict) -> list[tuple[str, str, str]]:
     """(key, label, value as text) for each number in an evaluation, in a stable order: the
     rows of the CLI's text output and of the GUI's table. Keys are "section.name"."""
@@ -228,7 +240,7 @@ def metric_rows(result: dict) -> list[tuple[str, str, str]]:
                 continue
             key = f"{section}.{name}"
             if name == "class_histogram":
-                text = " ".join(f"{k}:{100 * p:.0f}%" for k, p in enumerate(v))
+                text = "  ".join(f"{k}: {100 * p:.0f} %" for k, p in enumerate(v))
             elif name == "modes_captured":
                 text = f"{v} / {block['n_modes']}"
             elif name == "classes_covered":
@@ -237,12 +249,12 @@ def metric_rows(result: dict) -> list[tuple[str, str, str]]:
                 text = f"{v:.4g}"
             else:
                 text = str(v)
-            label = name.replace("_", " ")
+            label = NAME_LABELS.get(name, name.replace("_", " "))
             if section == "samples" and "n" in block:
                 label += f" ({block['n']} samples)" if name in (
                     "classifier_score", "frechet_distance") else ""
             elif section == "reference" and "n" in block:
                 label += f" ({block['n']} real images)" if name in (
                     "classifier_score", "frechet_distance") else ""
-            rows.append((key, f"{section}: {label}", text))
+            rows.append((key, f"{SECTION_LABELS.get(section, section)}: {label}", text))
     return rows
