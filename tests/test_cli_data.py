@@ -160,3 +160,19 @@ def test_datasets_lists_torchvision_with_presence(capsys, tmp_path):
     assert rows["cifar10"]["present"] is True and rows["mnist"]["present"] is False
     code, out, err = cli(capsys, "datasets", "--data-root", root)
     assert "cifar10" in out and "[present]" in out and "[not downloaded" in out
+
+
+def test_a_folder_of_ten_images_trains_with_the_default_batch(capsys, tmp_path):
+    """A user's own small folder just works: the default batch (128) is cut to the 9 training
+    images and the run says so once."""
+    from PIL import Image
+
+    folder = tmp_path / "ten"
+    folder.mkdir()
+    for i in range(10):
+        Image.new("L", (12, 12), 25 * i).save(folder / f"{i}.png")
+    code, out, err = cli(capsys, "train", "vae_mlp", "--dataset", folder, "--steps", "2",
+                         "--image-size", "8", "--device", "cpu", "--out", tmp_path / "run")
+    assert code == 0, err
+    assert err.count("every step uses all 9") == 1
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["train"]["batch_size"] == 9
