@@ -257,3 +257,21 @@ def test_window_latent_tab_after_training(make_window, qtbot):
     qtbot.waitUntil(lambda: w.state.latent.encoded is not None, timeout=20_000)
     assert w.panels.panel("latent").scatter.currentIndex() == 1
     assert len(w.panels.panel("latent").sliders._sliders) == w.state.latent.probe.dim
+
+
+def test_a_new_dataset_or_run_drops_the_clicked_image_and_the_selection(qtbot, session,
+                                                                      explorer, vae_snapshot):
+    _load(qtbot, session, vae_snapshot)
+    xy = explorer.xy
+    with qtbot.waitSignal(session.selection_changed, timeout=5_000):
+        explorer.scatter.vb.polygon_selected.emit(
+            np.array([[xy[:, 0].min(), xy[:, 1].min()], [xy[:, 0].max(), xy[:, 1].min()],
+                      [xy[:, 0].max(), xy[:, 1].max()], [xy[:, 0].min(), xy[:, 1].max()]]))
+    session.set_focus(3)
+    explorer._show_pair(3)
+    assert explorer.selection_view.array is not None and explorer.pair_view.array is not None
+    with qtbot.waitSignal(session.changed, timeout=20_000):  # other data, the same size
+        session.set_snapshot(vae_snapshot, {"builtin": "mnist5k", "name": "mnist5k"})
+    assert session.focus is None and len(session.selection) == 0
+    assert explorer.selection_view.array is None and explorer.pair_view.array is None
+    assert explorer.selection_caption.text() == "" and explorer.pair_caption.text() == ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from workbench.data.cache import cached_dataset
+from workbench.data.cache import cached_dataset, dataset_key
 from workbench.ui.tasks import Task
 
 
@@ -129,9 +129,11 @@ class LatentSession(QObject):
 
     def _on_built(self, result) -> None:
         old = self.encoded
+        old_source = (getattr(self.probe, "name", None), dataset_key(self.dataset))
         self.probe, self.encoded, self.step, self.dataset = result
         if old is None or self.encoded is None or old.split != self.encoded.split \
-                or len(old.images) != len(self.encoded.images):
+                or len(old.images) != len(self.encoded.images) \
+                or old_source != (self.probe.name, dataset_key(self.dataset)):
             self.focus, self.selection = None, np.zeros(0, np.int64)  # indices meant other rows
         self._set_busy(False)
         self.changed.emit()

@@ -171,6 +171,14 @@ class LatentExplorer(QWidget):
     def refresh(self) -> None:
         s = self.session
         probe, enc = s.probe, s.encoded
+        # A new model, dataset or run drops the clicked image and the selection: they were rows
+        # of the data that was encoded before.
+        if s.focus is None:
+            self.pair_view.clear_image()
+            self.pair_caption.setText("")
+        if not len(s.selection):
+            self.selection_view.clear_image()
+            self.selection_caption.setText("")
         if probe is None:
             self.scatter.show_hint(NO_RUN)
             self.sliders.set_probe(None)
