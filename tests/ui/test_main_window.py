@@ -359,10 +359,12 @@ def test_a_failed_start_leaves_the_previous_run_on_screen(make_window, qtbot, me
 
 
 def test_help_lists_the_keyboard_shortcuts_from_the_menus(make_window, message_boxes):
+    from workbench.ui.help import shortcuts, show_shortcuts
+
     w = make_window(load_backend=False)
-    rows = w.shortcuts()
+    rows = shortcuts(w)
     assert ("File", "Open run…", "Ctrl+O") in rows
     assert any(c == "Lessons…" and k == "F1" for _, c, k in rows)
-    w.show_shortcuts()
+    show_shortcuts(w)
     kind, text = message_boxes[-1]
     assert kind == "information" and "Ctrl+O" in text and "Open run…" in text

@@ -19,11 +19,10 @@ from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox
 
-from workbench import __version__
 from workbench.core.applog import log
 from workbench.data import list_datasets
-from workbench.ui.crash import log_folder_action
 from workbench.ui.docks.lesson import LessonController
+from workbench.ui.help import build_help_menu
 from workbench.ui.docks.runs import RunsDock
 from workbench.ui.docks.setup import SetupDock
 from workbench.ui.panels.dataset_view import DatasetView
@@ -142,7 +141,6 @@ class MainWindow(QMainWindow):
         self.act_grid = action("Show &grid", lambda on: plots.set_grid(on), None,
                                "Grid lines behind the curves (each redraw then costs more)")
         self.act_grid.setCheckable(True)
-        self.act_about = action("&About genworkbench", self.about)
         self.act_save_recipe = QAction("&Save recipe…", self)
         self.act_save_recipe.setShortcut(QKeySequence("Ctrl+Shift+S"))
         self.act_save_recipe.setStatusTip("Save the model, config, dataset and training "
@@ -191,17 +189,7 @@ class MainWindow(QMainWindow):
         m.addAction(self.runs.toggleViewAction())
         self.lessons.build_menu(mb)
         m.addAction(self.lessons.dock.toggleViewAction())
-        m = mb.addMenu("&Help")
-        self.act_start_page = action("&Lessons…", self.lessons.show_start_page, "F1",
-                                     "The start page: every lesson, by part, with its idea")
-        self.act_shortcuts = action("&Keyboard shortcuts…", self.show_shortcuts, None,
-                                    "Every menu command that has a key, and its key")
-        m.addAction(self.act_start_page)
-        m.addAction(self.act_shortcuts)
-        m.addSeparator()
-        self.act_log_folder = log_folder_action(self)
-        m.addAction(self.act_log_folder)
-        m.addAction(self.act_about)
+        build_help_menu(self, self.lessons.show_start_page)
 
         tb = self.toolbar = self.addToolBar("Training")
         tb.setObjectName("training_toolbar")
@@ -285,34 +273,6 @@ class MainWindow(QMainWindow):
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.sheet_dialog = dlg
         dlg.open()
-
-    def shortcuts(self) -> list[tuple[str, str, str]]:
-        """(menu, command, key) for every menu command with a key, read from the menus
-        themselves, so the list cannot go stale."""
-        rows = []
-        for menu_action in self.menuBar().actions():
-            menu = menu_action.menu()
-            if menu is None:
-                continue
-            for a in menu.actions():
-                key = a.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-                if key:
-                    rows.append((menu_action.text().replace("&", ""),
-                                 a.text().replace("&&", "\0").replace("&", "").replace("\0", "&"),
-                                 key))
-        return rows
-
-    def show_shortcuts(self) -> None:
-        cells = "".join(f"<tr><td>{m}</td><td>{c}</td><td><b>{k}</b></td></tr>"
-                        for m, c, k in self.shortcuts())
-        QMessageBox.information(self, "Keyboard shortcuts",
-                                f"<table cellspacing='6'>{cells}</table>")
-
-    def about(self) -> None:
-        QMessageBox.about(self, "About genworkbench",
-                          f"<b>genworkbench {__version__}</b><br>Train and take apart "
-                          "generative models, and watch them learn.<br><br>Embedded data: "
-                          "5000 MNIST digits (LeCun, Cortes, Burges; CC BY-SA 3.0).")
 
     # == drag and drop: an image folder anywhere on the window ========================================
     def dragEnterEvent(self, event):
