@@ -37,3 +37,12 @@ def test_the_window_builds_its_tabs_from_the_registry(make_window):
     for e in PANELS:  # a panel a lesson configures can be configured
         if e.pages or e.options:
             assert callable(getattr(w.panels.panel(e.key), "apply_lesson", None)), e.key
+
+
+def test_the_setup_panel_says_when_the_tab_in_front_trains_by_itself(make_window):
+    w = make_window(load_backend=False)
+    note = w.setup.own_training_note
+    w.panels.show_panel("dirac")
+    assert note.isVisibleTo(w.setup) and note.text().startswith("The Dirac-GAN tab plays")
+    w.panels.show_panel("training")
+    assert not note.isVisibleTo(w.setup)

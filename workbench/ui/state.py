@@ -58,6 +58,7 @@ class WindowState(QObject):
     edits_requested = Signal()  # the forms are asked to write their pending edits (commit_edits)
     status = Signal(str)  # a line for the status bar
     panel_requested = Signal(str)  # a registry key: bring that tab forward
+    panel_shown = Signal(object)  # the ui.panels.registry.PanelEntry of the tab now in front
     # The run on screen, live or from disk: the Training tab draws these.
     run_reset = Signal(object)  # plot groups: a new run or an opened one, views start over
     curves_reset = Signal(object)  # plot groups: a followed run's record was rewritten

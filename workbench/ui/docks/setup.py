@@ -33,6 +33,14 @@ class SetupDock(QDockWidget):
         lay = QVBoxLayout(side)
         lay.setContentsMargins(6, 6, 6, 6)
 
+        # said while a tab that trains by itself is in front (PanelEntry.own_training)
+        self.own_training_note = QLabel("")
+        self.own_training_note.setObjectName("own_training_note")
+        self.own_training_note.setWordWrap(True)
+        self.own_training_note.setStyleSheet("background: palette(alternate-base); padding: 4px;")
+        self.own_training_note.hide()
+        lay.addWidget(self.own_training_note)
+        state.panel_shown.connect(self._on_panel_shown)
         self.model_label = QLabel("<b>Model</b>")
         lay.addWidget(self.model_label)
         self.model_list = QListWidget()
@@ -107,6 +115,13 @@ class SetupDock(QDockWidget):
         self.update_controls()
 
     # -- the lists, once torch has loaded -----------------------------------------------------------
+
+    def _on_panel_shown(self, entry) -> None:
+        note = entry.own_training
+        self.own_training_note.setText(
+            f"{note}; Train here trains the model below, for the Training, Latent space and "
+            "Metrics tabs." if note else "")
+        self.own_training_note.setVisible(bool(note))
     def _fill(self) -> None:
         self.model_list.blockSignals(True)
         self.model_list.clear()

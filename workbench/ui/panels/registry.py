@@ -34,6 +34,9 @@ class PanelEntry:
     # runs work of its own (the GAN lab's loop): paused, with `pause()`, when its tab is left or
     # a training starts, unless the user keeps background panels running (View menu)
     background: bool = False
+    # what the tab trains by itself, if anything: while it is in front, the Setup panel says so,
+    # so that its Train (the model below, for the other tabs) is not taken for the tab's own
+    own_training: str = ""
 
 
 def _reporting(panel: QWidget, state: WindowState) -> QWidget:
@@ -89,10 +92,12 @@ PANELS: tuple[PanelEntry, ...] = (
     PanelEntry("gan_lab", "GAN lab", "A 2-D GAN trained live: the discriminator's map, the "
                "generator's manifold, the gradient field on the fakes and the modes captured; "
                "step D and G by hand, switch losses and stabilisers while it runs",
-               _gan_lab, lazy=True, background=True),
+               _gan_lab, lazy=True, background=True,
+               own_training="The GAN lab trains its own 2-D GAN (Play, Step D, Step G)"),
     PanelEntry("dirac", "Dirac-GAN", "The two-parameter game of Mescheder et al. 2018: its "
                "gradient field, trajectories of simultaneous and alternating steps, and the "
-               "eigenvalues that decide convergence", _dirac, lazy=True),
+               "eigenvalues that decide convergence", _dirac, lazy=True,
+               own_training="The Dirac-GAN tab plays its own two-parameter game"),
     PanelEntry("metrics", "Metrics", "Every offline metric of the current model and of chosen "
                "runs, one column each: validation losses, reconstruction error, classifier "
                "score, Fréchet distance, class histogram, mode report", _metrics, lazy=True),
@@ -102,7 +107,8 @@ PANELS: tuple[PanelEntry, ...] = (
                pages=("anomaly", "denoising"), options=("run",)),
     PanelEntry("experiment", "Experiments", "Small experiments that end in a table and a "
                "picture: PCA against a linear AE, few-label learning, JS against Wasserstein, "
-               "f-divergence fits, the generator's gradients…", _experiments, lazy=True),
+               "f-divergence fits, the generator's gradients…", _experiments, lazy=True,
+               own_training="An experiment trains its own small models (Run)"),
 )
 
 

@@ -83,6 +83,7 @@ class PanelTabs(QTabWidget):
         # Encoding costs CPU the trainer could use: only while a latent view is on screen.
         current = self.current_key()
         self.state.latent.set_active(self.entries[current].encodes)
+        self.state.panel_shown.emit(self.entries[current])
         self.pause_background("its tab was left", keep=current)
 
     def _on_training(self) -> None:
