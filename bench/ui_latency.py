@@ -4,7 +4,7 @@
 
 One process, interleaved repetitions (machines here are noisy: compare within one run):
   * headless: `Trainer.fit()` iterated on the main thread, vae_mlp on mnist5k, batch 128;
-  * gui: the same training started from the real MainWindow (TrainingThread, live plots, sample
+  * gui: the same training started from the real MainWindow (TrainingRun, live plots, sample
     grids every 3 s), while the bench resizes the window and zooms a plot every 200 ms, as a user
     would. A 10 ms Qt PreciseTimer runs throughout; its lateness is the event-loop stall.
 

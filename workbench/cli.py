@@ -77,14 +77,15 @@ def cmd_datasets(args) -> int:
 
 
 def _progress_printer(what: str):
-    """A progress(done, total) callback that redraws one stderr line (only on a terminal)."""
+    """A TaskContext whose progress redraws one stderr line (only on a terminal, else None)."""
     if not sys.stderr.isatty():
         return None
+    from workbench.core.tasks import TaskContext
 
-    def progress(done: int, total: int) -> None:
-        end = "\n" if done >= total else ""
+    def progress(done, total, _text="") -> None:
+        end = "\n" if total and done >= total else ""
         print(f"\r{what} {done}/{total}", end=end, file=sys.stderr, flush=True)
-    return progress
+    return TaskContext(on_progress=progress)
 
 
 def cmd_check_folder(args) -> int:
@@ -92,7 +93,7 @@ def cmd_check_folder(args) -> int:
 
     opts = FolderOptions(size=args.size, color=args.color, fit=args.fit)
     report, _, _ = scan_folder(args.path, opts, use_cache=not args.no_cache,
-                               progress=None if args.json else _progress_printer("decoding"))
+                               ctx=None if args.json else _progress_printer("decoding"))
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -225,7 +226,7 @@ def _train(args, dist) -> int:
             dist.barrier()  # rank 0 decodes (and caches) a folder first; the others read the cache
     data = load_dataset(args.dataset, image_size=args.image_size, color=args.color,
                         fit=args.fit, data_root=args.data_root, download=args.download,
-                        limit=args.limit, progress=_progress_printer("loading") if main else None)
+                        limit=args.limit, ctx=_progress_printer("loading") if main else None)
     if dist and main:
         dist.barrier()
     if not main:  # only rank 0 prints and writes; the others train their shards silently
@@ -552,7 +553,7 @@ def cmd_anomaly(args) -> int:
     printer = None if args.json else _progress_printer("training")
     res = holdout_experiment(args.model, data, args.holdout, args.steps,
                              batch_size=args.batch_size, seed=args.seed, config=config,
-                             device=args.device, kind=args.error, progress=printer)
+                             device=args.device, kind=args.error, ctx=printer)
     if args.json:
         print(json.dumps(res.as_dict(roc=True), indent=2))
         return 0

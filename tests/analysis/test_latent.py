@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from workbench.core.tasks import TaskContext
 from workbench.analysis import latent as L
 from workbench.core.tasks import Cancelled
 from workbench.models.registry import create_model
@@ -85,7 +86,8 @@ def test_project_2d_keeps_2d_codes_and_uses_pca_beyond():
 def test_tsne_separates_blobs_reports_progress_and_can_be_cancelled():
     x, y = _blobs(n_per=30, k=3, dim=10)
     calls = []
-    emb = L.tsne(x, perplexity=10, iterations=250, progress=lambda i, n: calls.append((i, n)))
+    emb = L.tsne(x, perplexity=10, iterations=250,
+                 ctx=TaskContext(lambda i, n, _: calls.append((i, n))))
     assert emb.shape == (90, 2) and np.isfinite(emb).all()
     assert calls and calls[-1] == (250, 250)
     # Every point's nearest neighbour in the embedding is of its own blob.
@@ -95,7 +97,7 @@ def test_tsne_separates_blobs_reports_progress_and_can_be_cancelled():
     ev = threading.Event()
     ev.set()
     with pytest.raises(Cancelled):
-        L.tsne(x, iterations=50, cancel=ev)
+        L.tsne(x, iterations=50, ctx=TaskContext(should_stop=ev.is_set))
 
 
 def test_kmeans_finds_blobs_and_purity_measures_agreement():

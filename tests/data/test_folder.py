@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from workbench.core.tasks import TaskContext
 from workbench.core.errors import ConfigError, DatasetError
 from workbench.core.tasks import Cancelled
 from workbench.data import load_dataset, load_described
@@ -263,7 +264,8 @@ def test_damaged_cache_entry_is_decoded_again(tmp_path, cache_env):
 def test_progress_reaches_total(tmp_path):
     root = _folder(tmp_path, 40)
     seen = []
-    F.scan_folder(root, SMALL, progress=lambda d, t: seen.append((d, t)), use_cache=False)
+    F.scan_folder(root, SMALL, ctx=TaskContext(lambda d, t, _: seen.append((d, t))),
+                  use_cache=False)
     assert seen[0] == (0, 40) and seen[-1] == (40, 40)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
@@ -273,14 +275,14 @@ def test_cancel_with_event_or_callable(tmp_path, cache_env):
     ev = threading.Event()
     ev.set()
     with pytest.raises(Cancelled):
-        F.scan_folder(root, SMALL, cancel=ev)
+        F.scan_folder(root, SMALL, ctx=TaskContext(should_stop=ev.is_set))
     calls = []
 
     def cancel():
         calls.append(1)
         return len(calls) > 2  # fires mid-way through decoding
     with pytest.raises(Cancelled):
-        F.scan_folder(root, SMALL, cancel=cancel)
+        F.scan_folder(root, SMALL, ctx=TaskContext(should_stop=cancel))
     assert not (cache_env / "folders").exists()  # nothing half-done was cached
 
 
@@ -290,7 +292,7 @@ def test_parallel_decoding_matches_serial(tmp_path, monkeypatch):
     monkeypatch.setattr(F, "PARALLEL_MIN_FILES", 1)
     seen = []
     _, par, yp = F.scan_folder(root, SMALL, workers=2, use_cache=False,
-                               progress=lambda d, t: seen.append(d))
+                               ctx=TaskContext(lambda d, t, _: seen.append(d)))
     assert np.array_equal(serial, par) and np.array_equal(ys, yp)
     assert seen[-1] == 24
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from workbench.core.tasks import TaskContext
 from workbench.core.errors import DatasetError
 from workbench.data import load_dataset, load_described
 from workbench.data import tv
@@ -166,7 +167,7 @@ def test_download_with_progress_and_checksums(tmp_path, monkeypatch):
     root = tmp_path / "root"
     seen = []
     data = load_dataset("kmnist", data_root=root, download=True,
-                        progress=lambda d, t: seen.append((d, t)))
+                        ctx=TaskContext(lambda d, t, _text: seen.append((d, t))))
     assert data.n_train == 30 and (root / "KMNIST" / "raw" / "t10k-images-idx3-ubyte.gz").is_file()
     total = sum(len(b) for b in files.values())
     assert seen[-1] == (total, total)

@@ -5,6 +5,7 @@ parameters are one ConfigError; a cancel request ends a run with Cancelled."""
 import numpy as np
 import pytest
 
+from workbench.core.tasks import TaskContext
 from workbench.experiments import ae_compare as AC
 from workbench.core.tasks import Cancelled
 from workbench.core import config as C
@@ -163,8 +164,8 @@ def test_cancel_raises_cancelled(name):
 
     progress = []
     with pytest.raises(Cancelled):
-        run_experiment(name, {"steps": 50}, quick=True, should_stop=should_stop,
-                       progress=lambda f, t="": progress.append(f))
+        run_experiment(name, {"steps": 50}, quick=True, ctx=TaskContext(
+            lambda f, _total, _text: progress.append(f), should_stop=should_stop))
     assert progress and 0.0 <= progress[-1] < 0.5
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from workbench.core.tasks import TaskContext
 from workbench.core import config as C
 from workbench.core.tasks import Cancelled
 from workbench.experiments.registry import get_experiment, resolve_params, run_experiment
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def pca_result():
     seen = []
     res = run_experiment("pca_vs_linear_ae", quick=True,
-                         progress=lambda f, t="": seen.append((f, t)))
+                         ctx=TaskContext(lambda f, _total, t: seen.append((f, t))))
     return res, seen
 
 
@@ -130,4 +131,4 @@ def test_cancel_raises_cancelled(name):
         return len(checks) > 5  # a few steps in
 
     with pytest.raises(Cancelled):
-        run_experiment(name, quick=True, should_stop=should_stop)
+        run_experiment(name, quick=True, ctx=TaskContext(should_stop=should_stop))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from workbench.core.tasks import TaskContext
 from workbench.experiments import divergences as D
 from workbench.core.tasks import Cancelled
 from workbench.experiments.registry import run_experiment
@@ -140,7 +141,7 @@ def test_cancel(name):
         return len(calls) > 1
 
     with pytest.raises(Cancelled):
-        run_experiment(name, quick=True, should_stop=stop)
+        run_experiment(name, quick=True, ctx=TaskContext(should_stop=stop))
 
 
 @pytest.mark.parametrize("name", D.DIVERGENCES)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from workbench.core.tasks import TaskContext
 from workbench.core.tasks import Cancelled
 from workbench.experiments.registry import run_experiment
 from workbench.experiments.gan_objectives import generator_logit_gradient
@@ -83,4 +84,4 @@ def test_cancel(name):
         return len(calls) > 2
 
     with pytest.raises(Cancelled):
-        run_experiment(name, quick=True, should_stop=stop)
+        run_experiment(name, quick=True, ctx=TaskContext(should_stop=stop))

@@ -4,6 +4,7 @@ run can be cancelled, and models that cannot reconstruct are refused with a clea
 import pytest
 import torch
 
+from workbench.core.tasks import TaskContext
 from workbench.analysis.anomaly import roc_auc
 from workbench.core.errors import ConfigError, DatasetError
 from workbench.core.tasks import Cancelled
@@ -31,7 +32,7 @@ def test_holdout_experiment_detects_the_unseen_digit(mnist):
     seen = []
     res = H.holdout_experiment("ae_mlp", mnist, 3, 150, seed=0,
                                config=get_config("ae_mlp", hidden=(128,), latent_dim=16),
-                               progress=lambda d, t: seen.append((d, t)))
+                               ctx=TaskContext(lambda d, t, _: seen.append((d, t))))
     # 150 steps give 0.69-0.78 over seeds 0-3 (ae_mlp and vae_mlp alike); chance is 0.5
     assert res.auc > 0.6
     assert seen[0] == (0, 150) and seen[-1] == (150, 150)
@@ -49,7 +50,7 @@ def test_holdout_experiment_can_be_cancelled_and_refuses_models_without_an_encod
     stop = threading.Event()
     stop.set()
     with pytest.raises(Cancelled):
-        H.holdout_experiment("ae_mlp", mnist, 1, 1000, stop=stop,
+        H.holdout_experiment("ae_mlp", mnist, 1, 1000, ctx=TaskContext(should_stop=stop.is_set),
                              config=get_config("ae_mlp", hidden=(32,), latent_dim=4))
     with pytest.raises(ConfigError, match="cannot reconstruct"):
         H.holdout_experiment("gan_mlp", mnist, 1, 10)

@@ -209,12 +209,12 @@ def test_context_without_a_gui():
     from workbench.core.tasks import TaskContext
 
     seen = []
-    ctx = TaskContext.from_callbacks(lambda d, t: seen.append((d, t)))
+    ctx = TaskContext(lambda d, t, _text: seen.append((d, t)))
     ctx.progress(3, 10)
-    ctx.progress(0.5, "a study's fraction and text")
+    ctx.progress(0.5, text="a study's fraction and text")
     assert seen == [(3, 10), (0.5, None)]
     stop = threading.Event()
-    ctx = TaskContext.from_callbacks(cancel=stop)
+    ctx = TaskContext(should_stop=stop.is_set)
     ctx.check()
     stop.set()
     with pytest.raises(Cancelled):

@@ -10,8 +10,6 @@ Arrays in and out are numpy (float32), so the GUI never needs to hold tensors.
 from __future__ import annotations
 
 import math
-import threading
-from typing import Callable
 
 import numpy as np
 import torch
@@ -19,7 +17,6 @@ import torch
 from workbench.core.tasks import TaskContext
 from workbench.models.registry import create_model
 
-ProgressFn = Callable[[int, int], None]
 
 
 # == a model, ready to explore ======================================================================
@@ -158,17 +155,15 @@ def _binary_search_affinities(d2: torch.Tensor, perplexity: float, tol: float = 
 
 
 def tsne(codes, perplexity: float = 30.0, iterations: int = 500, seed: int = 0,
-         progress: ProgressFn | None = None, cancel: threading.Event | None = None,
          learning_rate: float | None = None, ctx: TaskContext | None = None) -> np.ndarray:
     """Exact t-SNE (van der Maaten & Hinton 2008) of N codes to 2-D, in float32 torch.
 
     O(N²) memory and time per iteration: about a second for 500 points and a minute or two for
     5000 on two cores. Early exaggeration ×12 for the first 100 iterations, momentum 0.5 → 0.8,
     per-parameter gains. `ctx` hears of progress (iterations done of all) every 10 iterations
-    and is checked for a stop at each one (raising Cancelled); without it, `progress(i,
-    iterations)` and `cancel` (a threading.Event) do the same.
+    and is checked for a stop at each one (raising Cancelled).
     """
-    ctx = ctx or TaskContext.from_callbacks(progress, cancel)
+    ctx = ctx or TaskContext()
     x = torch.as_tensor(np.asarray(codes, np.float32))
     n = len(x)
     if n < 4:

@@ -17,13 +17,10 @@ from typing import Any, Literal, get_args, get_origin
 from workbench.core.errors import ConfigError
 
 
-_NO_QUICK = object()
-
-
 def param(default, *, help: str, min: float | None = None, max: float | None = None,
           log: bool = False, choices: tuple | None = None, label: str | None = None,
           rebuild: str | None = None, data_kinds: tuple[str, ...] | None = None,
-          quick=_NO_QUICK):
+          quick=None):
     """A config field with help text and limits (`log` asks the GUI for a logarithmic control).
 
     What a field means to the rest of the app is said here too, never in a list of names
@@ -32,9 +29,7 @@ def param(default, *, help: str, min: float | None = None, max: float | None = N
     something for (e.g. ("image",): a form for 2-D points hides it); `quick` is the value a
     rehearsal or a test uses so that a study runs in seconds."""
     meta = {"help": help, "min": min, "max": max, "log": log, "choices": choices, "label": label,
-            "rebuild": rebuild, "data_kinds": data_kinds}
-    if quick is not _NO_QUICK:
-        meta["quick"] = quick
+            "rebuild": rebuild, "data_kinds": data_kinds, "quick": quick}
     if isinstance(default, (list, dict, set)):
         raise TypeError("config defaults must be immutable (use a tuple)")
     return field(default=default, metadata=meta)

@@ -4,8 +4,9 @@ talks to whoever asked for it only through that: `progress(...)`, `emit(payload)
 results, and `check()`, which raises `Cancelled` once the asker has called `cancel()`. Whoever
 asked treats Cancelled as "nothing to show", never as an error.
 
-Qt-free: the CLI and the tests build a context from plain callbacks; the window's one task
-class (workbench/ui/tasks.py) builds one whose callbacks cross to the GUI thread."""
+Qt-free: the CLI and the tests build a context from plain callbacks (`on_progress`,
+`should_stop`); the window's one task class (workbench/ui/tasks.py) builds one whose callbacks
+cross to the GUI thread."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ class TaskContext:
     """What long work receives besides its inputs.
 
     `on_progress(done, total, text)` and `on_emit(payload)` are called on the work's own
-    thread; `should_stop()`, when given, is a second way to ask for a stop (a callable the
-    asker owns, as in `run_experiment(should_stop=...)`)."""
+    thread; `should_stop()`, when given, is a second way to ask for a stop (a callable or a
+    threading.Event's `is_set` that the asker owns)."""
 
     def __init__(self, on_progress: ProgressFn | None = None,
                  on_emit: Callable[[object], None] | None = None,
@@ -38,24 +39,9 @@ class TaskContext:
         self._should_stop = should_stop
         self._stop = threading.Event()
 
-    @classmethod
-    def from_callbacks(cls, progress: Callable[[int, int], None] | None = None,
-                       cancel=None) -> "TaskContext":
-        """A context from the plain arguments the CLI and the tests pass to the folder scan,
-        t-SNE and the hold-out run: `progress(done, total)`, and `cancel` as a
-        threading.Event or a callable that returns True once the work should stop."""
-        on_progress = None if progress is None else (
-            lambda done, total, _text: progress(done, total))
-        should_stop = None if cancel is None else (
-            cancel.is_set if hasattr(cancel, "is_set") else cancel)
-        return cls(on_progress, should_stop=should_stop)
-
     def progress(self, done: float, total: float | None = None, text: str = "") -> None:
         """`done` of `total` (steps, files, iterations), or a fraction in [0, 1] when `total`
-        is None; `text` says what is happening. The studies' shorthand `progress(0.4, "text")`
-        (a fraction and its text) is read as such."""
-        if isinstance(total, str):
-            total, text = None, total
+        is None; `text` says what is happening."""
         if self._on_progress is not None:
             self._on_progress(done, total, text)
 

@@ -429,14 +429,14 @@ def rehearse(lesson: Lesson, steps: int = 3) -> dict:
         from workbench.engine.events import Metrics
         from workbench.engine.trainer import Trainer
 
-        exp = lesson.train
-        settings = C.replace(exp.settings(), steps=steps, epochs=0, device="cpu", log_every=1,
+        recipe = lesson.train
+        settings = C.replace(recipe.settings(), steps=steps, epochs=0, device="cpu", log_every=1,
                              val_every=0, checkpoint_every=0, sample_every_s=0.0)
-        data = load_dataset(exp.dataset_argument())
-        config = exp.model_config()
+        data = load_dataset(recipe.dataset_argument())
+        config = recipe.model_config()
         if hasattr(config, "iw_samples"):  # the final validation's log p(x) at k = 1: seconds,
             config = C.replace(config, iw_samples=1)  # not the half minute of k = 50
-        trainer = Trainer(exp.model, data, settings, config=config)
+        trainer = Trainer(recipe.model, data, settings, config=config)
         logged = [ev.values for ev in trainer.fit()
                   if isinstance(ev, Metrics) and ev.phase == "train"]
         if not logged:

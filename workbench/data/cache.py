@@ -38,6 +38,16 @@ def cached_dataset(desc) -> TensorData:
         return data
 
 
+def remember_dataset(desc, data: TensorData) -> None:
+    """Hold data loaded elsewhere (a folder just scanned) under its description, replacing what
+    an earlier load of it left here."""
+    with _lock:
+        _held[dataset_key(desc)] = data.to("cpu")
+        _held.move_to_end(dataset_key(desc))
+        while len(_held) > KEEP:
+            _held.popitem(last=False)
+
+
 def forget_datasets() -> None:
     """Drop every held dataset (a folder re-scanned, a test that wants a cold start)."""
     with _lock:

@@ -6,8 +6,8 @@ it); a folder without sub-folders is one unlabeled set. Hidden names, `__MACOSX`
 are not images by extension are ignored silently; symlinked folders are never followed (no
 loops). Everything that looks like an image but cannot be used goes into the report.
 
-Qt-free: long work reports through a TaskContext (core/tasks.py): the GUI passes its task's
-context as `ctx`; the CLI and the tests may pass plain `progress` and `cancel` instead.
+Qt-free: long work reports through a TaskContext (core/tasks.py) passed as `ctx`: the GUI's
+task's own, or one the CLI and the tests build from plain callbacks.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from workbench.core.errors import ConfigError, DatasetError
 from workbench.core.tasks import TaskContext
+from workbench.data.spec import DataSpec, TensorData
 from workbench.data.split import SPLIT_SEED, stratified_split
 
 IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
@@ -510,20 +510,17 @@ def _assemble(sc: _Scan, results: list, opts: FolderOptions):
     return report, x, y
 
 
-def scan_folder(root, options: FolderOptions | None = None, *,
-                progress: Callable[[int, int], None] | None = None, cancel=None,
-                ctx: TaskContext | None = None, workers: int | None = None,
-                use_cache: bool = True, cache_root=None):
+def scan_folder(root, options: FolderOptions | None = None, *, ctx: TaskContext | None = None,
+                workers: int | None = None, use_cache: bool = True, cache_root=None):
     """Scan, decode and preprocess a folder (or read it from the cache).
 
     Returns (report, x, y): x is N×C×S×S uint8 (a read-only memory map when cached), y int64
     labels or None. Never raises for bad files (they are in report.skipped); raises
     DatasetError for a missing root and Cancelled (nothing cached) once a stop is asked for.
-    `ctx` reports progress (files decoded of all) and is checked for a stop; without it,
-    `progress(done, total)` and `cancel` (a threading.Event or a callable returning True).
+    `ctx` hears of progress (files decoded of all) and is checked for a stop.
     """
     t0 = time.perf_counter()
-    ctx = ctx or TaskContext.from_callbacks(progress, cancel)
+    ctx = ctx or TaskContext()
     opts = (options or FolderOptions()).check()
     sc = scan(root, ctx)
     key = _cache_key(sc, opts)
@@ -553,12 +550,10 @@ def no_image_message(report: FolderReport) -> str:
     return msg + f": {report.skipped_text} — {first}{more}"
 
 
-def to_tensordata(report: FolderReport, x, y, val_fraction: float = 0.1) -> "TensorData":
+def to_tensordata(report: FolderReport, x, y, val_fraction: float = 0.1) -> TensorData:
     """Float tensors in [0, 1] with a fixed validation split (stratified when labelled)."""
     import numpy as np
     import torch
-
-    from workbench.data.spec import DataSpec, TensorData
 
     n = report.ok
     if y is not None:
@@ -592,10 +587,10 @@ def to_tensordata(report: FolderReport, x, y, val_fraction: float = 0.1) -> "Ten
 
 
 def load_folder(root, options: FolderOptions | None = None, *, val_fraction: float = 0.1,
-                progress=None, cancel=None, ctx: TaskContext | None = None,
-                workers: int | None = None, use_cache: bool = True, cache_root=None):
+                ctx: TaskContext | None = None, workers: int | None = None,
+                use_cache: bool = True, cache_root=None):
     """(TensorData, FolderReport) for a folder; DatasetError when no image can be used."""
-    report, x, y = scan_folder(root, options, progress=progress, cancel=cancel, ctx=ctx,
+    report, x, y = scan_folder(root, options, ctx=ctx,
                                workers=workers, use_cache=use_cache, cache_root=cache_root)
     if not report.ok:
         raise DatasetError(no_image_message(report))

@@ -43,7 +43,7 @@ def short_run(trainee, steps: int, ctx, *, x=None, y=None, batch_size: int = 64,
     a, b = span
     say = text or (lambda s: f"{name}: step {s}/{steps}")
     order, order_epoch = None, -1
-    ctx.progress(a, say(0))
+    ctx.progress(a, text=say(0))
     for s in range(steps):
         ctx.check()
         if x is None:
@@ -61,7 +61,7 @@ def short_run(trainee, steps: int, ctx, *, x=None, y=None, batch_size: int = 64,
                                   f"{values[bad]}); try a lower learning rate")
         yield s + 1, values
         if (s + 1) % report_every == 0 or s + 1 == steps:
-            ctx.progress(a + (b - a) * (s + 1) / steps, say(s + 1))
+            ctx.progress(a + (b - a) * (s + 1) / steps, text=say(s + 1))
 
 
 def _step_of(trainee, with_data: bool) -> Callable[..., dict[str, float]]:

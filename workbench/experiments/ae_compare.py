@@ -32,7 +32,7 @@ from workbench.core.device import resolve_device
 from workbench.core.errors import ConfigError
 from workbench.data import load_dataset
 from workbench.engine.short_run import short_run
-from workbench.engine.trainer import evaluate
+from workbench.engine.trainer import evaluate, isolated_rng
 from workbench.experiments.registry import Context, Curve, Image, Result, Table
 from workbench.models.registry import create_model, get_config, get_model_info
 
@@ -175,15 +175,13 @@ def train_brief(model_name: str, data, steps: int, ctx: Context, *, overrides: d
     label = label or model_name
     cfg = get_config(model_name, **(overrides or {}))
     device = data.x_train.device
-    devices = [device.index or 0] if device.type == "cuda" else []
     ev_steps, ev_rows = [], []
 
     def validate(step: int, model) -> None:
         ev_steps.append(step)
         ev_rows.append(evaluate(model, data, device, ctx.seed))
 
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(ctx.seed)
+    with isolated_rng(device, ctx.seed):
         model = create_model(model_name, data=data.spec, config=cfg).to(device)
         model.setup_optimizers()
         validate(0, model)
@@ -362,7 +360,7 @@ def compare_reconstructions(p: CompareReconstructionsParams, ctx: Context) -> Re
         runs.append(train_brief(m, data, steps, ctx, overrides=over, batch_size=batch,
                                 eval_every=p.eval_every, span=(0.9 * i / len(models),
                                                                0.9 * (i + 1) / len(models))))
-    ctx.progress(0.9, "scoring the reconstructions")
+    ctx.progress(0.9, text="scoring the reconstructions")
     clf = _classifier(data, p.classifier)
     x_val = data.x_val.cpu().numpy()
     real_score = classifier_score(predict(clf, x_val)[0])
@@ -389,7 +387,7 @@ def compare_reconstructions(p: CompareReconstructionsParams, ctx: Context) -> Re
                + " nats per image). Classifier score of the reconstructions: "
                + ", ".join(f"{r.label} {values[f'{r.label}.score']:.2f}" for r in runs)
                + f" (real digits {real_score:.2f}, at most 10).")
-    ctx.progress(1.0, "done")
+    ctx.progress(1.0, text="done")
     return Result(
         "Stacked and convolutional autoencoders side by side", summary,
         tables=[Table(["model", "parameters", "code size", "steps", "train s", "val MSE/pixel",
@@ -413,7 +411,7 @@ def sparse_codes(p: SparseCodesParams, ctx: Context) -> Result:
                         overrides={"sparsity": "kl", "sparsity_weight": w}, label=label,
                         span=(0.45 * i, 0.45 * (i + 1)))
             for i, (w, label) in enumerate([(lam, f"sparse (λ={lam:g})"), (0.0, "plain (λ=0)")])]
-    ctx.progress(0.9, "encoding the validation digits")
+    ctx.progress(0.9, text="encoding the validation digits")
     x_val = data.x_val.cpu().numpy()
     show = _val_show(data, n_codes, ctx.seed)
     bins = np.linspace(0.0, 1.0, 21)
@@ -452,7 +450,7 @@ def sparse_codes(p: SparseCodesParams, ctx: Context) -> Result:
                   "sigmoid units drift into saturation, where they carry little)."
                   if values["sparse.bce"] < values["plain.bce"]
                   else ": sparsity costs some accuracy."))
-    ctx.progress(1.0, "done")
+    ctx.progress(1.0, text="done")
     return Result(
         "Sparse autoencoder: few active code units", summary,
         tables=[Table(["model", "mean activation", f"share of units > {thr:g} per image",
@@ -476,7 +474,7 @@ def vae_loss_terms(p: VaeLossTermsParams, ctx: Context) -> Result:
                         overrides={"latent_dim": latent, "loss_terms": t}, label=label,
                         span=(0.3 * i, 0.3 * (i + 1)))
             for i, (t, label) in enumerate(LOSS_TERMS)]
-    ctx.progress(0.9, "encoding the validation digits")
+    ctx.progress(0.9, text="encoding the validation digits")
     x_val = data.x_val.cpu().numpy()
     y_val = data.y_val.cpu().numpy()
     show = _val_show(data, 10, ctx.seed)
@@ -532,7 +530,7 @@ def vae_loss_terms(p: VaeLossTermsParams, ctx: Context) -> Result:
         f"{v['both.bce'] - v['recon.bce']:+.1f} nats. "
         f"Scatter views are {'shared' if extent_mode == 'shared' else 'fitted per panel'} "
         "(at least ±3, the prior's bulk).")
-    ctx.progress(1.0, "done")
+    ctx.progress(1.0, text="done")
     return Result(
         "Reconstruction only, KL only, both: three latent pictures", summary,
         tables=[Table(["loss trained", "val BCE/image", "val MSE/pixel", "KL (nats)", "std z₁",
@@ -566,7 +564,7 @@ def interpolations(p: InterpolationsParams, ctx: Context) -> Result:
                         overrides={"latent_dim": latent}, label=label,
                         span=(0.45 * i, 0.45 * (i + 1)))
             for i, (name, label) in enumerate([("ae_mlp", "AE"), ("vae_mlp", "VAE")])]
-    ctx.progress(0.9, "decoding the paths")
+    ctx.progress(0.9, text="decoding the paths")
     clf = _classifier(data, p.classifier)
     x_val = data.x_val.cpu().numpy()
     y_val = data.y_val.cpu().numpy()
@@ -630,7 +628,7 @@ def interpolations(p: InterpolationsParams, ctx: Context) -> Result:
         + "Mean squared pixel distance from an in-between image to the nearest real training "
         "digit: " + ", ".join(f"{k} {values[f'{k}.nearest_real']:.4f}" for k in kinds)
         + f"; closest to real digits: {closest}.")
-    ctx.progress(1.0, "done")
+    ctx.progress(1.0, text="done")
     return Result(
         "Interpolation: AE against VAE against pixels", summary,
         tables=[Table(["path", "mean max-probability", "lowest max-probability",

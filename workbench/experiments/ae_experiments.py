@@ -25,6 +25,7 @@ from workbench.core.config import param
 from workbench.core.errors import ConfigError, WorkbenchError
 from workbench.data import load_dataset
 from workbench.engine.short_run import short_run
+from workbench.engine.trainer import isolated_rng
 from workbench.experiments.registry import Context, Curve, Image, Result, Table
 from workbench.models.registry import create_model, get_model_info
 
@@ -72,8 +73,7 @@ class SemiSupervisedParams:
 def _seeded_model(name: str, spec, seed: int, device: str = "cpu", **overrides):
     """A registered model on `device` with its initial weights drawn from `seed`, leaving the
     global torch RNG as it was (the experiment may run in a GUI worker beside other torch work)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with isolated_rng(torch.device("cpu"), seed):  # built on the CPU, then moved
         model = create_model(name, spec, **overrides)
     model.to(device)
     model.setup_optimizers()
@@ -113,7 +113,7 @@ def _lr_at(step: int, steps: int, lr: float) -> float:
 
 def pca_vs_linear_ae(p: PcaVsLinearAEParams, ctx: Context) -> Result:
     k, steps, lr = p.k, p.steps, p.lr
-    ctx.progress(0.0, "Loading mnist5k and fitting PCA…")
+    ctx.progress(0.0, text="Loading mnist5k and fitting PCA…")
     data = load_dataset("mnist5k")
     x = data.x_train.flatten(1)
     xv = data.x_val.flatten(1)
@@ -143,7 +143,7 @@ def pca_vs_linear_ae(p: PcaVsLinearAEParams, ctx: Context) -> Result:
             trace_angle.append(largest_angle())
         set_rate(done)
     model.eval()
-    ctx.progress(0.98, "Comparing the two bases…")
+    ctx.progress(0.98, text="Comparing the two bases…")
 
     w = linear_decoder_basis(model).double()  # D×k decoder columns
     v = pca.components  # D×k, orthonormal, by decreasing variance
@@ -222,7 +222,7 @@ def pca_vs_linear_ae(p: PcaVsLinearAEParams, ctx: Context) -> Result:
         + (" and not ordered by variance" if not ordered
            else " and happen to come in order of variance")
         + ": any invertible mix of the components reconstructs equally well.")
-    ctx.progress(1.0, "Done")
+    ctx.progress(1.0, text="Done")
     return Result(
         title=f"PCA versus a linear autoencoder (k = {k})", summary=summary,
         tables=[recon_table, angle_table], curves=curves, images=images,
@@ -277,7 +277,7 @@ def semi_supervised(p: SemiSupervisedParams, ctx: Context) -> Result:
                           "come from an unconditional autoencoder (ae_conv, ae_mlp, vae_mlp…)")
     counts = sorted(set(p.labels_per_class))
 
-    ctx.progress(0.0, "Loading mnist5k…")
+    ctx.progress(0.0, text="Loading mnist5k…")
     data = load_dataset("mnist5k")
     x, y, xv, yv = data.x_train, data.y_train, data.x_val, data.y_val
     ncls = data.spec.num_classes
@@ -296,7 +296,7 @@ def semi_supervised(p: SemiSupervisedParams, ctx: Context) -> Result:
         loss = m["loss"]
     model.eval()
     ctx.check()
-    ctx.progress(0.6, "Encoding the images…")
+    ctx.progress(0.6, text="Encoding the images…")
     z, zv = _encode_all(model, x), _encode_all(model, xv)
     # Code units have arbitrary scales; standardise them with statistics of all (unlabelled)
     # training codes, so one L2 penalty treats them alike. Pixels already share the scale [0, 1].
@@ -316,7 +316,7 @@ def semi_supervised(p: SemiSupervisedParams, ctx: Context) -> Result:
                 w, b = fit_logistic(f[idx], y[idx], ncls, p.l2)
                 acc[key][i, d] = _accuracy(w, b, fv, yv)
             done += 1
-            ctx.progress(0.6 + 0.4 * done / jobs, f"Classifiers: {n} label(s) per class, "
+            ctx.progress(0.6 + 0.4 * done / jobs, text=f"Classifiers: {n} label(s) per class, "
                                                   f"draw {d + 1}/{draws}")
 
     mean = {k: a.mean(1) for k, a in acc.items()}
@@ -372,6 +372,6 @@ def semi_supervised(p: SemiSupervisedParams, ctx: Context) -> Result:
     for i, n in enumerate(counts):
         values[f"acc_pixels_{n}"] = float(mean["pixels"][i])
         values[f"acc_ae_{n}"] = float(mean["ae"][i])
-    ctx.progress(1.0, "Done")
+    ctx.progress(1.0, text="Done")
     return Result(title=f"Semi-supervised: {name} features with few labels", summary=summary,
                   tables=[table], curves=curves, images=images, values=values)

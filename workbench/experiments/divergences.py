@@ -26,6 +26,7 @@ from workbench.core.config import param
 from workbench.core.device import resolve_device
 from workbench.core.errors import ConfigError
 from workbench.engine.short_run import short_run
+from workbench.engine.trainer import isolated_rng
 from workbench.experiments.registry import Curve, Result, Table
 from workbench.models.gan import losses as L
 
@@ -230,14 +231,13 @@ def js_vs_wasserstein(p: JsVsWassersteinParams, ctx):
     thetas = p.thetas
     device = device_of(ctx)
     rows, est = [], []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(ctx.seed)
+    with isolated_rng(device, ctx.seed):
         for i, th in enumerate(thetas):
             a, b = i / len(thetas), (i + 1) / len(thetas)
             js, djs = train_js_discriminator(th, p, device, ctx, span=(a, (a + b) / 2))
             w, dw = train_w1_critic(th, p, device, ctx, span=((a + b) / 2, b))
             est.append((th, js, djs, w, dw))
-    ctx.progress(1.0, "done")
+    ctx.progress(1.0, text="done")
     for th, js, djs, w, dw in est:
         rows.append([th, float(parallel_lines_js(th)), js, float(parallel_lines_w1(th)), w,
                      0.0, djs, float(np.sign(th)), dw])
@@ -351,17 +351,16 @@ def f_divergence_fit(p: FDivergenceFitParams, ctx):
     fits, vfits = {}, {}
     for i, name in enumerate(DIVERGENCES):
         ctx.progress(exact_share * i / len(DIVERGENCES),
-                     f"fitting with {DIVERGENCE_LABELS[name]} (quadrature)")
+                     text=f"fitting with {DIVERGENCE_LABELS[name]} (quadrature)")
         fits[name] = fit_gaussian(name, log_p, x, dx, starts, adam_steps, ctx.check)
     if v_steps:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
+        with isolated_rng(device_of(ctx), ctx.seed):
             for i, name in enumerate(DIVERGENCES):
                 share = (1 - exact_share) / len(DIVERGENCES)
                 vfits[name] = variational_fit(name, means, stds, weights, v_steps, ctx,
                                               span=(exact_share + share * i,
                                                     exact_share + share * (i + 1)))
-    ctx.progress(1.0, "done")
+    ctx.progress(1.0, text="done")
 
     def measure(test, mu, sigma):
         log_q = gaussian_log_density(x, torch.tensor(mu, dtype=x.dtype),

@@ -26,6 +26,7 @@ from workbench.analysis.sheets import image_grid
 from workbench.core.config import param
 from workbench.data import load_dataset
 from workbench.engine.short_run import short_run
+from workbench.engine.trainer import isolated_rng
 from workbench.experiments.divergences import LOG2, device_of, js_from_bce
 from workbench.experiments.registry import Curve, Image, Result, Table
 from workbench.models.gan import GANConfig
@@ -150,8 +151,7 @@ def generator_gradients(p: GeneratorGradientsParams, ctx):
     runs: dict[str, dict[str, list[float]]] = {}
     images = []
     total = pre + steps * len(losses)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(ctx.seed)
+    with isolated_rng(device_of(ctx), ctx.seed):
         base, x, _ = _mnist_gan(p, ctx, "minimax")
         # D alone first: the state at the start of training, D sure that G's samples are fake.
         for _ in short_run(base.d_step, pre, ctx, x=x, batch_size=batch, seed=ctx.seed,
@@ -177,7 +177,7 @@ def generator_gradients(p: GeneratorGradientsParams, ctx):
             if n_img:
                 images.append(Image(f"samples after {len(rec['grad_g'])} steps, {loss} loss",
                                     _samples_image(model, n_img)))
-    ctx.progress(1.0, "done")
+    ctx.progress(1.0, text="done")
 
     d = np.concatenate([np.logspace(-4, -1, 60), np.linspace(0.1, 0.9, 41)[1:-1],
                         1 - np.logspace(-1, -4, 60)])  # D(G(z)) for the closed-form curves
@@ -229,8 +229,7 @@ def strong_discriminator(p: StrongDiscriminatorParams, ctx):
     setups = (("balanced", {"d_steps": 1, "lr_d": p.lr_d}),
               ("strong D", {"d_steps": p.strong_d_steps, "lr_d": p.strong_lr_d}))
     runs, images = {}, []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(ctx.seed)
+    with isolated_rng(device_of(ctx), ctx.seed):
         base, x, x_val = _mnist_gan(p, ctx, loss)
         for j, (name, change) in enumerate(setups):
             model = _fork(base, **change)
@@ -251,7 +250,7 @@ def strong_discriminator(p: StrongDiscriminatorParams, ctx):
             if n_img:
                 images.append(Image(f"{name}: samples after {steps} steps",
                                     _samples_image(model, n_img)))
-    ctx.progress(1.0, "done")
+    ctx.progress(1.0, text="done")
 
     curves = []
     for name, _ in setups:

@@ -4,8 +4,6 @@ module trains, so it sits above the engine)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 
 from workbench.analysis.anomaly import AnomalyResult, score_set
 from workbench.core.errors import ConfigError, DatasetError
@@ -33,15 +31,11 @@ def without_class(data, k: int):
 
 def holdout_experiment(model_name: str, data, holdout: int, steps: int, *,
                        batch_size: int = 64, seed: int = 0, config=None, device: str = "cpu",
-                       kind: str = "mse",
-                       progress: Callable[[int, int], None] | None = None,
-                       stop: threading.Event | None = None,
-                       ctx: TaskContext | None = None) -> AnomalyResult:
+                       kind: str = "mse", ctx: TaskContext | None = None) -> AnomalyResult:
     """Train `model_name` for `steps` steps on `data` without class `holdout`, then score every
     validation image. `ctx` hears of progress (steps done of all) as training goes, and a stop
-    asked of it raises Cancelled after the next step; without it, `progress(step, total)` and
-    `stop` (a threading.Event) do the same."""
-    ctx = ctx or TaskContext.from_callbacks(progress, stop)
+    asked of it raises Cancelled after the next step."""
+    ctx = ctx or TaskContext()
     info = get_model_info(model_name)
     if not callable(getattr(info.model_cls, "reconstruct", None)):
         raise ConfigError(f"{model_name} cannot reconstruct (a GAN has no encoder): the anomaly "

@@ -9,7 +9,7 @@ help, and `quick=` for the value a rehearsal or a test uses). Both are named in 
 as "module:attribute", so that listing experiments imports nothing heavy. `resolve_params` builds
 the dataclass the way `--set` builds a model config, so the GUI's form, the lessons and the
 tests validate parameters alike; the GUI's experiment view, the lessons and the tests call
-`run_experiment`. The function reports progress through `ctx.progress(fraction, text)` and
+`run_experiment`. The function reports progress through `ctx.progress(fraction, text=...)` and
 calls `ctx.check()` often, which raises Cancelled once the caller asks it to stop.
 """
 
@@ -63,16 +63,12 @@ class Result:
 
 
 class Context(TaskContext):
-    """What an experiment gets besides its parameters: the one TaskContext (`progress`,
-    `check()`, `emit`) plus the device and seed to run on. `progress(fraction, text)` here is
-    the caller's callback; `should_stop()` returns True once the caller wants it to stop."""
+    """What an experiment gets besides its parameters: the asker's TaskContext (its progress,
+    partial results and stop pass straight through) plus the device and seed to run on."""
 
-    def __init__(self, progress: Callable[[float, str], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None, device: str = "cpu",
-                 seed: int = 0):
-        super().__init__(None if progress is None else (
-            lambda done, total, text: progress(done if total is None else done / total, text)),
-            should_stop=should_stop)
+    def __init__(self, asker: TaskContext | None = None, device: str = "cpu", seed: int = 0):
+        asker = asker or TaskContext()
+        super().__init__(asker.progress, asker.emit, should_stop=lambda: asker.cancelled)
         self.device, self.seed = device, seed
 
 
@@ -134,15 +130,12 @@ def resolve_params(name: str, params: dict | None = None, quick: bool = False):
 
 
 def run_experiment(name: str, params: dict | None = None, *, quick: bool = False,
-                   progress: Callable[[float, str], None] | None = None,
-                   should_stop: Callable[[], bool] | None = None,
-                   device: str = "cpu", seed: int = 0) -> Result:
+                   ctx: TaskContext | None = None, device: str = "cpu", seed: int = 0) -> Result:
+    """Run one study; `ctx` (the asker's) hears its progress and partial results and may stop
+    it (Cancelled)."""
     info = get_experiment(name)
     resolved = resolve_params(name, params, quick)
-    fn = info.function()
-    ctx = Context(progress or (lambda f, t="": None), should_stop or (lambda: False),
-                  device, seed)
-    return fn(resolved, ctx)
+    return info.function()(resolved, Context(ctx, device, seed))
 
 
 # == the experiments ===============================================================================

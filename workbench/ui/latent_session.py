@@ -108,7 +108,7 @@ class LatentSession(QObject):
         from workbench.analysis.latent import LatentProbe
 
         probe = LatentProbe.from_snapshot(snap)  # no cache: the GUI's probe stays untouched
-        data = self._load(dataset) if dataset else None
+        data = cached_dataset(dataset) if dataset else None
         encoded = None
         if data is not None and tuple(data.spec.shape) == tuple(probe.spec.shape):
             x, y = (data.x_val, data.y_val) if split == "val" else (data.x_train, data.y_train)
@@ -122,10 +122,6 @@ class LatentSession(QObject):
                                       else enc_labels[:1000])
             encoded = Encoded(split, images, labels, data.class_names, codes, kl)
         return probe, encoded, snap.step, dataset
-
-    def _load(self, dataset):
-        """A built-in name, a folder's source, or a run's recorded description (a dict)."""
-        return cached_dataset(dataset)
 
     def _on_built(self, result) -> None:
         old = self.encoded

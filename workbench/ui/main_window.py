@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
         self.act_train = action("&Train", lambda: session.start(), "Ctrl+Return",
                                 "Train the selected model on the selected dataset")
         self.act_pause = action("&Pause / resume", session.toggle_pause, "Ctrl+P",
-                                "Pause training (the thread waits; nothing is lost)")
+                                "Pause training (the run waits; nothing is lost)")
         self.act_stop = action("&Stop", session.stop, "Ctrl+.",
                                "Stop after the current step; a checkpoint is saved")
         self.act_reload_checkpoint = action(

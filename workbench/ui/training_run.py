@@ -3,8 +3,8 @@ the events it emits into Qt signals. The events are throttled at the source (eng
 batches metrics, ~20 emissions/s) so the GUI thread never drowns.
 
 Where the loop runs:
-- in a child process (`child_process=True`, the default where a fork server exists): the task
-  only relays the child's messages. Painting never competes with training for the GIL, and a
+- in a child process (`child_process=True`, the default; forked from a warm server where the
+  platform has one, else spawned): the task only relays the child's messages. Painting never competes with training for the GIL, and a
   crash in training cannot take the window down.
 - in the task's own thread, in this process (tests patch models this way).
 Pause, resume and stop go to the loop through a command channel (the child's pipe, or a queue).

@@ -5,6 +5,7 @@
     nets.py       the players' networks, the layers stabilisers add to D, the replay buffer
     model.py      GAN and ConditionalGAN (train_step = Algorithm 1), then the registered variants
     by_hand.py    the same steps with the backward pass written out (plain MLP players)
+    fused_adam.py the by-hand path's optimiser step: the fused Adam kernel called directly
     unrolled.py   G against D looked ahead (Metz et al. 2017), first and second order
     toy.py        ToyGAN for 2-D points, then its registered variants
 

@@ -5,7 +5,7 @@ checks) that costs more than the kernel itself for the lab's small 2-D players, 
 optimiser steps per lab step; `python bench/gan_lab.py --skip-modes` prints what the direct call
 buys and that it was taken. The kernel, `torch._fused_adam_`, is private torch API, so the direct
 call is made only on the torch versions it was tested on (TESTED_TORCH; tests/models/
-test_fused_adam.py holds it to `opt.step()`), and only where `opt.step()` would do exactly the
+test_by_hand.py holds it to `opt.step()`), and only where `opt.step()` would do exactly the
 same work: a plain fused Adam, no step hooks (the distributed gradient averaging adds some), no
 AMSGrad, no grad scaler, state already created by a first `opt.step()`, one device and dtype.
 Everywhere else, and when `enabled` is False (the bench's comparison), it calls `opt.step()`.

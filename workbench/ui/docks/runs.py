@@ -18,7 +18,7 @@ from workbench.ui.training import TrainingSession
 class RunsDock(QDockWidget):
     def __init__(self, state: WindowState, session: TrainingSession, parent=None):
         super().__init__("Runs", parent)
-        self.state, self.session = state, session
+        self.state = state
         self.setObjectName("runs_dock")
         self.panel = RunsPanel(state.workspace or workspace_dir())
         self.panel.open_requested.connect(session.open_run)

@@ -24,7 +24,7 @@ from workbench.ui.training import TrainingSession
 class SetupDock(QDockWidget):
     def __init__(self, state: WindowState, session: TrainingSession, parent=None):
         super().__init__("Setup", parent)
-        self.state, self.session = state, session
+        self.state = state
         self.setObjectName("setup_dock")
         self.model_form: ConfigForm | None = None
         self._form_model: str | None = None  # the model whose config the form shows
@@ -114,14 +114,14 @@ class SetupDock(QDockWidget):
         state.models_loaded.connect(self.update_controls)
         self.update_controls()
 
-    # -- the lists, once torch has loaded -----------------------------------------------------------
-
     def _on_panel_shown(self, entry) -> None:
         note = entry.own_training
         self.own_training_note.setText(
             f"{note}; Train here trains the model below, for the Training, Latent space and "
             "Metrics tabs." if note else "")
         self.own_training_note.setVisible(bool(note))
+
+    # -- the lists, once torch has loaded -----------------------------------------------------------
     def _fill(self) -> None:
         self.model_list.blockSignals(True)
         self.model_list.clear()

@@ -15,8 +15,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMes
                                QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from workbench.core.applog import log
-from workbench.data import load_dataset
-from workbench.data.cache import dataset_key
+from workbench.data.cache import cached_dataset, dataset_key, remember_dataset
 from workbench.data.folder import FolderOptions
 from workbench.data.tv import download
 from workbench.ui.datasets import is_torchvision
@@ -104,7 +103,7 @@ class DatasetPage(QWidget):
             self.dataset_view.grid.set_empty_text(f"{e}")
             self.state.show_status(f"Cannot load the dataset: {e}")
 
-        self.data_jobs.submit(lambda _ctx: load_dataset(choice),
+        self.data_jobs.submit(lambda _ctx: cached_dataset(choice),
                               on_done=lambda data: self.dataset_view.set_data(data, report),
                               on_error=failed)
 
@@ -202,6 +201,7 @@ class DatasetPage(QWidget):
         data, report = result
         source = dict(data.source)
         key = dataset_key(source)
+        remember_dataset(source, data)  # every panel that asks for this folder gets this scan
         self.folder_reports[key] = report
         self.state.datasets.add_folder(source)
         self.state.datasets.remember_folder(source)

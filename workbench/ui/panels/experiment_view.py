@@ -45,8 +45,7 @@ COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e3
 def _run(ctx, name: str, params: dict, seed: int, device: str):
     """The work of the view's task: one experiment, its progress reported to `ctx`."""
     with all_torch_threads():  # the experiment gets every core
-        return run_experiment(name, params, progress=lambda f, t: ctx.progress(f, text=t),
-                              should_stop=lambda: ctx.cancelled, device=device, seed=seed)
+        return run_experiment(name, params, ctx=ctx, device=device, seed=seed)
 
 
 # == the view ======================================================================================
@@ -217,27 +216,28 @@ class ExperimentView(QWidget):
         """Stop a running experiment and wait for it (before the window goes, or before the view
         shows another experiment): nothing it still reports lands on the view."""
         if self.running and self.task.shutdown(timeout_ms / 1000):
-            self._on_runner_finished()
+            self._on_run_over()
             self.summary.setText("Cancelled.")
 
     def closeEvent(self, event):
         self.shutdown()
         super().closeEvent(event)
 
-    def _on_progress(self, fraction: float, _total, text: str) -> None:
+    def _on_progress(self, done: float, total, text: str) -> None:
+        fraction = done / total if total else done
         self.progress.setValue(round(min(max(fraction, 0.0), 1.0) * PROGRESS_STEPS))
-        # QProgressBar reads % as a placeholder
+        # QProgressBar.setFormat expands %p, %v and %m: a literal % in the text is written %%
         self.progress.setFormat(text.replace("%", "%%") if text else "%p%")
         self.progressed.emit(fraction, text)
 
     def _on_done(self, res) -> None:
         self.result = res
         self._show(res)
-        self._on_runner_finished()
+        self._on_run_over()
         self.finished.emit(res)
 
     def _on_error(self, e: BaseException) -> None:
-        self._on_runner_finished()
+        self._on_run_over()
         self._on_failed(str(e) if isinstance(e, WorkbenchError) else f"{type(e).__name__}: {e}")
 
     def _on_failed(self, message: str) -> None:
@@ -245,11 +245,11 @@ class ExperimentView(QWidget):
         self.failed.emit(message)
 
     def _on_cancelled(self) -> None:
-        self._on_runner_finished()
+        self._on_run_over()
         self.summary.setText("Cancelled.")
         self.cancelled.emit()
 
-    def _on_runner_finished(self) -> None:
+    def _on_run_over(self) -> None:
         self.progress.hide()
         self._set_running(False)
 

@@ -123,7 +123,7 @@ class MetricsPanel(QWidget):
             from workbench.analysis.latent import LatentProbe
 
             model = LatentProbe.from_snapshot(snap).model  # a fresh copy: never the live model
-            data = self._load(dataset)
+            data = cached_dataset(dataset)
             r = evaluate_run(model=model, data=data, name=snap.model, n_samples=n,
                              progress=lambda text: ctx.progress(0, text=text))
             r["step"] = snap.step
@@ -149,10 +149,6 @@ class MetricsPanel(QWidget):
         path = QFileDialog.getExistingDirectory(self, "Add a run directory to compare", start)
         if path:
             self.add_run(path)
-
-    def _load(self, dataset):
-        """The dataset (on the CPU), loaded once per description (off the GUI thread)."""
-        return cached_dataset(dataset)
 
     # -- the queue: one evaluation at a time, so comparing runs drops none ---------------------------
     def _enqueue(self, key: str, label: str, work: Callable[[object], dict]) -> None:

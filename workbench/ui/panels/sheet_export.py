@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 from workbench.core.errors import ConfigError, WorkbenchError
 from workbench.data.cache import cached_dataset
 from workbench.engine.runs import RunDir
+from workbench.models.registry import get_model_info
 from workbench.reports.export import SheetSpec, render_sheet, save_sheet_with_provenance
 from workbench.ui.panels.image_grid import ImageGridView
 from workbench.ui.tasks import Task
@@ -36,10 +37,6 @@ class SheetExportDialog(QDialog):
     def __init__(self, source, parent=None, default_dir: Path | None = None,
                  run: Path | None = None):
         super().__init__(parent)
-        # function-local: the registry imports torch, and the window imports this module before
-        # torch loads
-        from workbench.models.registry import get_model_info
-
         self.setWindowTitle("Export sample sheet")
         if isinstance(source, (str, Path)):
             run = RunDir.open(Path(source))
